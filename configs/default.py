@@ -1,0 +1,74 @@
+"""The default recipe: a small stacked hourglass on the embedded synthetic data.
+
+`python train.py` runs this into `runs/default`. It is sized to finish in about ten
+minutes on a 2-core CPU; every value can be overridden as `--config.KEY=VALUE`.
+"""
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = "default"
+  c.seed = 0
+  c.init_from = ""
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "hourglass"
+  c.model.num_stacks = 2
+  c.model.num_blocks = 1
+  c.model.depth = 4
+  c.model.features = 128
+  c.model.num_joints = 16
+  c.model.dtype = "float32"
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "synthetic_pose"
+  c.data.root = ""
+  c.data.skeleton = "mpii"
+  c.data.train_split = "train"
+  c.data.eval_split = "validation"
+  c.data.image_size = 128
+  c.data.heatmap_size = 32
+  c.data.sigma = 1.0
+  c.data.scale_pad = 1.25
+  c.data.shuffle_buffer = 4096
+  c.data.cache = True
+  # Which targets the pipeline builds; a model family asks for the keys it needs.
+  c.data.targets = ("heatmaps",)
+  c.data.pyramid_levels = 4
+  c.data.part_windows = ml_collections.ConfigDict(
+      {"crop": 112, "window": 30, "grid": 8, "beta": 0.3})
+  c.data.synthetic = ml_collections.ConfigDict(
+      {"train_size": 4000, "validation_size": 500, "test_size": 500, "image_size": 128,
+       "seed": 0})
+  c.data.augment = ml_collections.ConfigDict({
+      "scale": 0.25, "rotation": 30.0, "rotation_prob": 0.6, "shear": 0.0, "flip": True,
+      "color": 0.2})
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 16
+  c.train.num_steps = 1200
+  c.train.num_epochs = -1
+  c.train.optimizer = "rmsprop"
+  c.train.learning_rate = 1e-3
+  c.train.weight_decay = 0.0
+  c.train.schedule = ml_collections.ConfigDict({
+      "name": "piecewise",       # constant | piecewise | cosine
+      "warmup_steps": 50,
+      "boundaries": (0.75,),      # fractions of the run (< 1) or epochs (>= 1) at which lr drops
+      "boundary_unit": "fraction",  # fraction | epoch | step
+      "decay": 0.1,
+  })
+  c.train.log_every = 50
+  c.train.eval_every = 400
+  c.train.checkpoint_every = 400
+  c.train.keep_checkpoints = 2
+  c.train.xla_cpu_tuning = True
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.flip = False
+  c.eval.scales = (1.0,)
+  c.eval.batch_size = 64
+  c.eval.metrics = ("pckh@0.5",)
+  c.eval.checkpoint = "latest"  # latest | best
+  return c

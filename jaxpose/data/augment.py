@@ -1,0 +1,315 @@
+"""Per-example augmentation: one affine per example, applied to image and joints together.
+
+Everything here is tf ops only (no ``py_function``), so it runs inside
+``tf.data.Dataset.map`` in graph mode, and every random choice comes from
+``tf.random.stateless_*`` with a shape-[2] integer seed: the same seed gives the same
+crop, the same joints and the same colours.
+
+Geometry (the conventions of docs/DESIGN.md): pixel coordinates (x, y), 0-based, pixel
+centres at integers. A record's crop box is the square of side
+``200 * scale * scale_pad * scale_factor`` centred at ``center``; its outer edges map onto
+the outer edges of the ``S × S`` crop (``S = image_size``), so the box centre lands on the
+crop centre ``((S-1)/2, (S-1)/2)``. Rotation, shear and scale act about that centre and
+are composed with the horizontal flip ``x' = S - 1 - x`` into ONE 3×3 matrix
+image → crop (``crop_matrix``); the image is resampled once through its inverse
+(``warp``) and the joints are mapped through the matrix itself (``apply``). On a flip the
+joint order is permuted with ``skeleton.flip_permutation`` so that index k still names
+the same anatomical joint (left stays left in the person's frame).
+
+Sign conventions: a positive ``rotation`` turns the image content counter-clockwise as
+seen on screen (y down); ``shear`` is a horizontal shear factor ``x += shear * y`` in the
+box frame (0.5 ≈ 26.6°); ``scale_factor`` > 1 widens the box, so the person looks smaller.
+
+``tf.raw_ops.ImageProjectiveTransformV3`` maps each *output* (crop) pixel (x, y) to the
+*input* (image) point it samples, in integer pixel-centre coordinates — the same
+convention as ours, so the transform it takes is exactly ``inverse(crop_matrix)`` with
+no half-pixel offsets (verified in tests/test_augment.py by rendering dots). Samples less
+than a pixel outside the image blend with the fill value 0.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+  """Augmentation ranges (``cfg.data.augment`` in the configs).
+
+  Attributes:
+    scale: box scale factor range: ``scale_factor ∈ [1 - scale, 1 + scale]``.
+    rotation: rotation range in degrees: ``r ∈ [-rotation, rotation]``.
+    rotation_prob: probability that an example is rotated at all (0.6 in the PyTorch
+      stacked-hourglass port, whose examples are otherwise upright; 1.0 rotates every
+      example).
+    shear: horizontal shear factor range ``[-shear, shear]`` (0 disables).
+    flip: horizontal flip with probability 0.5 (with the left/right joint swap).
+    color: colour-jitter strength c: brightness, contrast and saturation factors and a
+      per-channel multiplier (as in the hourglass port) each drawn from ``[1-c, 1+c]``;
+      0 disables.
+    distribution: ``"uniform"`` draws scale and rotation uniformly over the ranges above;
+      ``"normal"`` follows the hourglass port: ``1 + N(0, scale)`` clipped to
+      ``[1 - scale, 1 + scale]`` and ``N(0, rotation)`` clipped to ``±2·rotation``.
+  """
+  scale: float = 0.25
+  rotation: float = 30.0
+  rotation_prob: float = 0.6
+  shear: float = 0.0
+  flip: bool = True
+  color: float = 0.2
+  distribution: str = "uniform"
+
+  @classmethod
+  def from_any(cls, cfg: Any = None) -> "AugmentConfig":
+    """Reads an ``AugmentConfig``, a mapping or any object with the fields as attributes
+    (``ml_collections.ConfigDict``); missing fields keep their defaults."""
+    if cfg is None:
+      return cls()
+    if isinstance(cfg, cls):
+      return cfg
+    values = {}
+    for field in dataclasses.fields(cls):
+      if isinstance(cfg, Mapping):
+        have = field.name in cfg
+        value = cfg[field.name] if have else None
+      else:
+        sentinel = object()
+        value = getattr(cfg, field.name, sentinel)
+        have = value is not sentinel
+      if have:
+        values[field.name] = value
+    out = cls(**values)
+    if out.distribution not in ("uniform", "normal"):
+      raise ValueError(f"augment.distribution must be 'uniform' or 'normal', got {out.distribution!r}")
+    return out
+
+
+def _split(seed, num: int):
+  seed = tf.convert_to_tensor(seed)
+  if seed.dtype not in (tf.int32, tf.int64):
+    seed = tf.cast(seed, tf.int64)
+  return tf.unstack(tf.random.experimental.stateless_split(seed, num=num))
+
+
+def _uniform(seed, low, high):
+  return tf.random.stateless_uniform([], seed, minval=low, maxval=high, dtype=tf.float32)
+
+
+def sample(seed, cfg: Any = None) -> dict:
+  """Augmentation parameters from a stateless seed (shape [2], int32/int64).
+
+  Returns a dict of scalar tensors: ``scale_factor`` (float32), ``rotation`` (degrees,
+  float32), ``shear`` (float32) and ``flip`` (bool). A disabled augmentation (range 0,
+  ``flip=False``) gives its identity value.
+  """
+  cfg = AugmentConfig.from_any(cfg)
+  s_scale, s_rot, s_rot_on, s_shear, s_flip = _split(seed, 5)
+  sf, rf = float(cfg.scale), float(cfg.rotation)
+  if cfg.distribution == "normal":
+    scale_factor = 1.0 + tf.clip_by_value(
+        tf.random.stateless_normal([], s_scale) * sf, -sf, sf)
+    rotation = tf.clip_by_value(tf.random.stateless_normal([], s_rot) * rf, -2 * rf, 2 * rf)
+  else:
+    scale_factor = _uniform(s_scale, 1.0 - sf, 1.0 + sf) if sf > 0 else tf.constant(1.0)
+    rotation = _uniform(s_rot, -rf, rf) if rf > 0 else tf.constant(0.0)
+  if rf > 0 and cfg.rotation_prob < 1:
+    rotation = tf.where(_uniform(s_rot_on, 0.0, 1.0) < cfg.rotation_prob, rotation, 0.0)
+  shear = (_uniform(s_shear, -float(cfg.shear), float(cfg.shear)) if cfg.shear > 0
+           else tf.constant(0.0))
+  flip = (_uniform(s_flip, 0.0, 1.0) < 0.5) if cfg.flip else tf.constant(False)
+  return dict(scale_factor=tf.cast(scale_factor, tf.float32), rotation=tf.cast(rotation, tf.float32),
+              shear=tf.cast(shear, tf.float32), flip=flip)
+
+
+def identity_params() -> dict:
+  """The parameters of the plain crop (evaluation)."""
+  return dict(scale_factor=tf.constant(1.0), rotation=tf.constant(0.0),
+              shear=tf.constant(0.0), flip=tf.constant(False))
+
+
+def crop_matrix(center, scale, image_size: int, params: Optional[dict] = None,
+                scale_pad: float = 1.25, dtype=tf.float32):
+  """The (3, 3) image → crop matrix of one example.
+
+  ``crop = F · T((S-1)/2) · R(rotation) · Shear · (S / side) · T(-center)`` with
+  ``side = 200 · scale · scale_pad · scale_factor`` and F the optional flip
+  ``x' = S - 1 - x``. Composed in float64 (image coordinates can be in the thousands),
+  returned in ``dtype``.
+  """
+  params = identity_params() if params is None else params
+  f64 = tf.float64
+  center = tf.cast(tf.reshape(center, [2]), f64)
+  scale = tf.cast(tf.reshape(scale, []), f64)
+  s = tf.cast(params["scale_factor"], f64)
+  theta = tf.cast(params["rotation"], f64) * (math.pi / 180.0)
+  shear = tf.cast(params["shear"], f64)
+  flip = tf.cast(params["flip"], tf.bool)
+  size = float(image_size)
+  k = size / (200.0 * scale * float(scale_pad) * s)
+  cos, sin = tf.cos(theta), tf.sin(theta)
+  zero, one = tf.zeros([], f64), tf.ones([], f64)
+  # Linear part R · Shear · k, R = [[cos, sin], [-sin, cos]] (counter-clockwise on screen).
+  a = k * cos
+  b = k * (cos * shear + sin)
+  c = -k * sin
+  d = k * (cos - sin * shear)
+  half = (size - 1.0) / 2.0
+  tx = half - (a * center[0] + b * center[1])
+  ty = half - (c * center[0] + d * center[1])
+  sign = tf.where(flip, -one, one)
+  offset = tf.where(flip, tf.constant(size - 1.0, f64), zero)
+  m = tf.stack([
+      tf.stack([sign * a, sign * b, sign * tx + offset]),
+      tf.stack([c, d, ty]),
+      tf.stack([zero, zero, one]),
+  ])
+  return tf.cast(m, dtype)
+
+
+def invert(matrix, dtype=tf.float32):
+  """Inverse of a (3, 3) affine matrix, computed in float64."""
+  return tf.cast(tf.linalg.inv(tf.cast(matrix, tf.float64)), dtype)
+
+
+def apply(points, matrix):
+  """Maps (..., 2) points through a (3, 3) or (2, 3) affine matrix (float64 inside)."""
+  points = tf.convert_to_tensor(points)
+  m = tf.cast(matrix, tf.float64)
+  p = tf.cast(points, tf.float64)
+  out = tf.linalg.matvec(m[:2, :2], p) + m[:2, 2]
+  return tf.cast(out, points.dtype if points.dtype.is_floating else tf.float32)
+
+
+def warp(image, matrix, image_size: int, antialias: bool = True):
+  """Resamples ``image`` (H, W, C; uint8 0–255 or float) into the (S, S, C) crop, float32 in [0, 1].
+
+  Bilinear, fill 0 outside the image. ``matrix`` maps image → crop; the op is given its
+  inverse (crop → image, its output → input convention). With ``antialias`` the image is
+  first area-downsampled when one crop pixel covers two or more image pixels (as the
+  PyTorch hourglass port resizes before cropping), so large boxes do not alias.
+  """
+  image = tf.convert_to_tensor(image)
+  if image.dtype == tf.uint8:
+    image = tf.cast(image, tf.float32) / 255.0
+  else:
+    image = tf.cast(image, tf.float32)
+  m = tf.cast(matrix, tf.float64)
+  size = int(image_size)
+
+  if antialias:
+    det = tf.abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
+    factor = tf.floor(1.0 / tf.sqrt(det))  # image pixels per crop pixel, rounded down
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float64), tf.cast(shape[1], tf.float64)
+
+    def _down():
+      hs = tf.maximum(tf.math.ceil(h / factor), 1.0)
+      ws = tf.maximum(tf.math.ceil(w / factor), 1.0)
+      small = tf.image.resize(image, tf.cast(tf.stack([hs, ws]), tf.int32), method="area")
+      # small pixel → original pixel: x = (xs + 0.5) · W / Ws - 0.5.
+      sx, sy = w / ws, h / hs
+      down = tf.stack([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+      return small, tf.matmul(m, tf.cast(down, tf.float64))
+
+    image, m = tf.cond(factor >= 2.0, _down, lambda: (image, m))
+
+  inv = tf.linalg.inv(m)
+  inv = inv / inv[2, 2]
+  transform = tf.cast(tf.reshape(inv, [9])[:8], tf.float32)[None]
+  out = tf.raw_ops.ImageProjectiveTransformV3(
+      images=image[None], transforms=transform,
+      output_shape=tf.constant([size, size], tf.int32),
+      fill_value=tf.constant(0.0, tf.float32), interpolation="BILINEAR", fill_mode="CONSTANT")[0]
+  channels = image.shape[-1]
+  out.set_shape([size, size, channels])
+  return out
+
+
+def color_jitter(image, seed, cfg: Any = None):
+  """Brightness, contrast, saturation and per-channel gains, each a factor in ``[1-c, 1+c]``.
+
+  ``image`` is float in [0, 1] (H, W, 3); the result is clipped to [0, 1]. The
+  per-channel multiply is the hourglass port's colour augmentation; the other three are
+  the usual photometric jitter at the same strength. ``c = cfg.color``; 0 is a no-op.
+  """
+  c = float(AugmentConfig.from_any(cfg).color)
+  image = tf.convert_to_tensor(image, tf.float32)
+  if c <= 0:
+    return image
+  s_b, s_c, s_s, s_ch = _split(seed, 4)
+  lo, hi = 1.0 - c, 1.0 + c
+  image = image * _uniform(s_b, lo, hi)
+  mean = tf.reduce_mean(image, axis=[-3, -2, -1], keepdims=True)
+  image = (image - mean) * _uniform(s_c, lo, hi) + mean
+  gray = tf.reduce_sum(image * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+  image = (image - gray) * _uniform(s_s, lo, hi) + gray
+  gains = tf.random.stateless_uniform([3], s_ch, minval=lo, maxval=hi)
+  return tf.clip_by_value(image * gains, 0.0, 1.0)
+
+
+def inside(points, image_size: int):
+  """(K,) float32: 1 where 0 ≤ x ≤ S-1 and 0 ≤ y ≤ S-1."""
+  points = tf.convert_to_tensor(points)
+  ok = (points >= 0.0) & (points <= float(image_size) - 1.0)
+  return tf.cast(tf.reduce_all(ok, axis=-1), tf.float32)
+
+
+def augment_example(example: Mapping[str, Any], seed, cfg: Any, image_size: int,
+                    flip_perm: Sequence[int], train: bool, scale_pad: float = 1.25,
+                    antialias: bool = True) -> dict:
+  """Crop (and, when ``train``, augment) one decoded example.
+
+  Args:
+    example: dict with ``image`` (H, W, 3) uint8, ``joints`` (K, 3) x, y, visible,
+      ``valid`` (K,), ``center`` (2,), ``scale`` ().
+    seed: shape-[2] int tensor; ignored when ``train`` is False.
+    cfg: augmentation config (``AugmentConfig``, ConfigDict, mapping or None).
+    image_size: side S of the square crop.
+    flip_perm: ``skeleton.flip_permutation`` of the example's joint set.
+    train: False → identity parameters (the plain crop), no colour jitter.
+    scale_pad: crop box padding (``cfg.data.scale_pad``).
+
+  Returns:
+    dict: ``image`` (S, S, 3) float32 in [0, 1] (not mean/std normalised);
+    ``joints_crop`` (K, 2) crop pixels; ``valid``, ``visible``, ``inside`` (K,) float32
+    (``visible`` = flag × valid); ``affine`` (2, 3) crop → image, so that
+    ``joints_image = affine @ [x, y, 1]``; ``flip`` (bool). On a flip every per-joint
+    output is in flipped order (``joints[perm]``), so entry k is the image position of
+    joint k of the *flipped* person: ``affine`` maps ``joints_crop[k]`` to
+    ``joints[perm[k]]`` of the input.
+  """
+  cfg = AugmentConfig.from_any(cfg)
+  if train:
+    s_geom, s_color = _split(seed, 2)
+    params = sample(s_geom, cfg)
+  else:
+    params = identity_params()
+  matrix = crop_matrix(example["center"], example["scale"], image_size, params, scale_pad)
+  image = warp(example["image"], matrix, image_size, antialias=antialias)
+  if train and cfg.color > 0:
+    image = color_jitter(image, s_color, cfg)
+
+  joints = tf.cast(example["joints"], tf.float32)
+  valid = tf.cast(example["valid"], tf.float32)
+  visible = joints[:, 2] * valid
+  joints_crop = apply(joints[:, :2], matrix)
+  perm = tf.constant(np.asarray(flip_perm, np.int32))
+  flip = tf.cast(params["flip"], tf.bool)
+
+  def _maybe_flip(x):
+    return tf.where(flip, tf.gather(x, perm), x)
+
+  joints_crop, valid, visible = _maybe_flip(joints_crop), _maybe_flip(valid), _maybe_flip(visible)
+  return dict(
+      image=image,
+      joints_crop=joints_crop,
+      valid=valid,
+      visible=visible,
+      inside=inside(joints_crop, image_size),
+      affine=invert(matrix)[:2],
+      flip=flip,
+  )

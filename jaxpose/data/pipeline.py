@@ -1,0 +1,135 @@
+"""tf.data input pipeline: records → augment → targets → batches for one host.
+
+Training order and augmentation are a pure function of (seed, step): the shuffled,
+repeated stream of raw records is enumerated *before* any random op, every example's
+augmentation draws from a stateless seed ``(config.seed, position in the stream)``, and a
+run resumed at step ``s`` skips the first ``s × host_batch`` raw records (cheap: nothing
+is decoded before the skip). So an interrupted run continues with exactly the batches
+of an uninterrupted one. Only tf ops run per example (no ``py_function``).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from jaxpose.codecs import coords as coords_codec
+from jaxpose.codecs import heatmap as heatmap_codec
+from jaxpose.codecs import part_windows
+from jaxpose.data import augment, datasets
+
+tf.config.set_visible_devices([], "GPU")  # JAX owns the accelerator.
+
+# ImageNet statistics; the network sees (rgb/255 - MEAN) / STD.
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+EVAL_KEYS = ("joints", "valid", "visible", "norm", "center", "scale", "affine", "index")
+
+
+def raw_dataset(data_cfg, split: str, process_index: int = 0, process_count: int = 1):
+  """(dataset of undecoded records for this host, number of records in the split)."""
+  b = datasets.builder(data_cfg)
+  n = datasets.num_examples(b, split)
+  ds = b.as_dataset(split=split, shuffle_files=False,
+                    decoders={"image": tfds.decode.SkipDecoding()},
+                    read_config=tfds.ReadConfig(try_autocache=False))
+  if process_count > 1:
+    ds = ds.shard(process_count, process_index)
+  if data_cfg.get("cache", True):
+    ds = ds.cache()
+  return ds, n
+
+
+def example_transform(config, train: bool):
+  """The per-example function ``(position, record) -> features`` (tf ops only)."""
+  data = config.data
+  skeleton = datasets.skeleton(data)
+  flip_perm = tf.constant(skeleton.flip_permutation, tf.int32)
+  size, hsize = int(data.image_size), int(data.heatmap_size)
+  targets = set(data.get("targets", ("heatmaps",)))
+  if "part_windows" in targets:
+    pw = data.part_windows
+    boxes = part_windows.window_boxes(int(pw.crop), int(pw.window), int(pw.grid)) * (
+        size / float(pw.crop))
+    parts = [(a, b) for _, a, b in skeleton.parts]
+  seed0 = int(config.seed)
+
+  def transform(position, record):
+    seed = tf.stack([tf.constant(seed0, tf.int64), tf.cast(position, tf.int64)])
+    image = tf.io.decode_image(record["image"], channels=3, expand_animations=False)
+    ex = augment.augment_example(
+        {"image": image, "joints": record["joints"], "valid": record["valid"],
+         "center": record["center"], "scale": record["scale"]},
+        seed, data.augment, size, flip_perm, train=train,
+        scale_pad=float(data.get("scale_pad", 1.25)))
+    weight = ex["valid"] * ex["inside"]
+    out = {"image": (ex["image"] - MEAN) / STD,
+           "valid": ex["valid"], "visible": ex["visible"], "affine": ex["affine"]}
+    if "heatmaps" in targets:
+      out["heatmaps"], out["target_weight"] = heatmap_codec.encode(
+          ex["joints_crop"], weight, size, hsize, float(data.sigma))
+    else:
+      out["target_weight"] = weight
+    if "heatmap_pyramid" in targets:
+      out["heatmap_pyramid"] = tuple(heatmap_codec.encode_pyramid(
+          ex["joints_crop"], weight, size, hsize, float(data.sigma),
+          levels=int(data.get("pyramid_levels", 4))))
+    if "coords" in targets:
+      out["coords"] = coords_codec.encode(ex["joints_crop"], size)
+    if "part_windows" in targets:
+      out["part_windows"] = part_windows.encode(
+          ex["joints_crop"], ex["valid"], parts, boxes, float(data.part_windows.beta))
+    if not train:
+      out.update(joints=record["joints"], norm=record["norm"], center=record["center"],
+                 scale=record["scale"], index=record["index"])
+    return out
+
+  return transform
+
+
+def train_iterator(config, global_batch: int, start_step: int = 0,
+                   process_index: int = 0, process_count: int = 1):
+  """Endless iterator of this host's numpy batches, starting at ``start_step``."""
+  if global_batch % process_count:
+    raise ValueError(f"train.batch_size={global_batch} is not divisible by {process_count} hosts")
+  host_batch = global_batch // process_count
+  ds, n = raw_dataset(config.data, config.data.train_split, process_index, process_count)
+  ds = ds.shuffle(min(int(config.data.shuffle_buffer), n), seed=int(config.seed),
+                  reshuffle_each_iteration=True).repeat()
+  ds = ds.enumerate().skip(int(start_step) * host_batch)
+  ds = ds.map(example_transform(config, train=True), num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+  ds = ds.batch(host_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  return tfds.as_numpy(ds)
+
+
+def eval_batches(config, split: str, batch_size: int, process_index: int = 0,
+                 process_count: int = 1):
+  """Finite iterator of numpy batches of the whole split (un-augmented crops).
+
+  The last batch is padded to ``batch_size``; its ``mask`` marks real examples.
+  """
+  ds, n = raw_dataset(config.data, split, process_index, process_count)
+  ds = ds.enumerate().map(example_transform(config, train=False),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+  for batch in tfds.as_numpy(ds):
+    yield pad_batch(batch, batch_size)
+
+
+def pad_batch(batch: dict, batch_size: int) -> dict:
+  n = len(batch["image"])
+  pad = batch_size - n
+  out = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) if pad else v
+         for k, v in batch.items() if not isinstance(v, tuple)}
+  out["mask"] = np.arange(batch_size) < n
+  return out
+
+
+def steps_per_epoch(config) -> int:
+  n = datasets.num_examples(datasets.builder(config.data), config.data.train_split)
+  return max(1, n // int(config.train.batch_size))

@@ -1,0 +1,79 @@
+"""Pose models (flax.linen) and the registry that maps config names to them.
+
+``create(config.model)`` builds a model from a config section holding ``name`` (the registry key)
+and the constructor fields of that family. Importing this package must stay free of tensorflow.
+
+Adding a family: define the module in its own file, import it here and ``register("name")(Cls)``
+(or decorate a class defined elsewhere with ``@register("name")``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jaxpose.models.hourglass import Hourglass, HourglassStem, StackedHourglass
+from jaxpose.models.layers import Bottleneck, Conv1x1, Residual
+
+MODELS: dict[str, type[nn.Module]] = {}
+
+# flax.linen dataclass fields that are not constructor options of a model.
+_RESERVED = frozenset({"parent", "name"})
+
+
+def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+  """Class decorator: ``MODELS[name] = cls``. Re-registering a name with another class is an error."""
+
+  def wrap(cls: type[nn.Module]) -> type[nn.Module]:
+    if name in MODELS and MODELS[name] is not cls:
+      raise ValueError(f"model name {name!r} is already registered to {MODELS[name].__name__}")
+    MODELS[name] = cls
+    return cls
+
+  return wrap
+
+
+def fields(cls: type[nn.Module]) -> tuple[str, ...]:
+  """The constructor fields a config may set for a model class."""
+  return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in _RESERVED)
+
+
+def _convert(key: str, value: Any) -> Any:
+  if key == "dtype" and isinstance(value, str):
+    return jnp.dtype(value)  # "float32" / "bfloat16" from configs and the CLI
+  if isinstance(value, list):  # ConfigDict keeps lists; module fields must be hashable
+    return tuple(_convert(key, v) for v in value)
+  return value
+
+
+def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
+  """Build the model named by ``model_cfg.name`` with the remaining keys as constructor fields.
+
+  ``model_cfg``: an ``ml_collections.ConfigDict`` or a mapping. ``overrides`` are fields the
+  caller sets whatever the config says (the trainer passes ``bn_axis_name`` under ``pmap``;
+  every registered model must accept it). Unknown names or keys raise ``ValueError`` naming
+  them and the allowed choices.
+  """
+  cfg = dict(model_cfg.to_dict() if hasattr(model_cfg, "to_dict") else model_cfg)
+  cfg.update(overrides)
+  if "name" not in cfg:
+    raise ValueError(f"model config has no 'name' (registered models: {', '.join(sorted(MODELS))})")
+  name = cfg.pop("name")
+  if name not in MODELS:
+    raise ValueError(f"unknown model.name {name!r} (registered models: {', '.join(sorted(MODELS))})")
+  cls = MODELS[name]
+  allowed = fields(cls)
+  unknown = [k for k in cfg if k not in allowed]
+  if unknown:
+    raise ValueError("; ".join(f"model.{k} is not a field of {name}" for k in unknown)
+                     + f" (fields: {', '.join(allowed)})")
+  return cls(**{k: _convert(k, v) for k, v in cfg.items()})
+
+
+register("hourglass")(StackedHourglass)
+
+__all__ = ["MODELS", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem", "Residual",
+           "StackedHourglass", "create", "fields", "register"]

@@ -1,0 +1,148 @@
+"""Stacked hourglass network (Newell, Yang & Deng, "Stacked Hourglass Networks for Human Pose
+Estimation", ECCV 2016), built layer for layer like the widely used PyTorch port
+(bearpaw/pytorch-pose ``models/hourglass.py``) so that capacities agree to the parameter
+(2 stacks, 16 joints, ``num_blocks=1``: 6,730,912 parameters).
+
+Reusable pieces (the part-based branching network, Tang & Wu 2019 §3.2–3.3, swaps the stem and the
+heads; the multi-scale network, Ke et al. 2018 §2.1, reads the features of every upsampling level):
+
+- ``HourglassStem``: 7×7/2 conv + BN + ReLU, bottleneck → features/2, 2×2 max-pool, two bottlenecks
+  → features (input H×W → H/4×W/4).
+- ``Hourglass(depth, features, num_blocks)``: one recursive hourglass module (Newell et al. §3.2).
+- ``StackedHourglass``: stem + stacks with intermediate supervision and feature re-injection
+  (Newell et al. §3.4).
+
+The building blocks (``Bottleneck``, ``Residual``, ``Conv1x1``, pooling/upsampling) live in
+``layers.py``; initialisation and BatchNorm conventions are documented there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxpose.models.layers import (Bottleneck, Conv1x1, Residual, batch_norm, conv, max_pool_2x2,
+                                   upsample_nearest_2x)
+
+Dtype = Any
+
+
+class HourglassStem(nn.Module):
+  """The stem of Newell et al. 2016 (§3.4) as in the PyTorch port, H×W×3 → H/4×W/4×features.
+
+  7×7 stride-2 conv (features/4 = 64 channels, padding 3) + BN + ReLU, bottleneck → features/2
+  (128), 2×2 max-pool, bottleneck → features (256), bottleneck → features. These bottlenecks are
+  single blocks whatever ``num_blocks`` is (as in the port). Channel counts scale with ``features``
+  (the port fixes 64/128/256, i.e. ``features=256``).
+  """
+  features: int = 256
+  dtype: Dtype = jnp.float32
+  bn_axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    if self.features % 4:
+      raise ValueError(f"HourglassStem features must be divisible by 4, got {self.features}")
+    x = x.astype(self.dtype)
+    x = conv(self.features // 4, 7, x.shape[-1], stride=2, dtype=self.dtype, name="conv")(x)
+    x = nn.relu(batch_norm(train, self.dtype, name="bn", axis_name=self.bn_axis_name)(x))
+    x = Bottleneck(self.features // 2, dtype=self.dtype,
+                   bn_axis_name=self.bn_axis_name, name="res1")(x, train)
+    x = max_pool_2x2(x)
+    x = Bottleneck(self.features, dtype=self.dtype,
+                   bn_axis_name=self.bn_axis_name, name="res2")(x, train)
+    x = Bottleneck(self.features, dtype=self.dtype,
+                   bn_axis_name=self.bn_axis_name, name="res3")(x, train)
+    return x
+
+
+class Hourglass(nn.Module):
+  """One hourglass module of depth ``depth`` (Newell et al. 2016, §3.2, Fig. 3), recursive.
+
+  At each level: ``skip = Residual(x)`` at the input resolution; ``low = Residual(max_pool(x))``;
+  then the hourglass of depth ``depth - 1`` on ``low`` (at the lowest level, one more Residual
+  instead); ``low = Residual(low)``; output ``skip + upsample_nearest_2x(low)``. Every Residual is
+  ``num_blocks`` bottlenecks with ``features`` output channels. Input channels must equal
+  ``features``; H and W must be divisible by 2^depth.
+
+  With ``return_levels=True`` returns ``(out, levels)``, where ``levels`` is the list of ``depth``
+  merged (skip + upsampled) features of every level from the lowest resolution (H/2^(depth-1)) to
+  the highest (H; ``levels[-1] is out``) — the deconvolution-level features that multi-scale
+  supervision (Ke et al. 2018, §2.1: GT/8, GT/4, GT/2, GT for depth 4) attaches its heads to.
+  Parameters do not depend on it.
+  """
+  depth: int = 4
+  features: int = 256
+  num_blocks: int = 1
+  dtype: Dtype = jnp.float32
+  bn_axis_name: str | None = None
+  return_levels: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False):
+    if self.depth < 1:
+      raise ValueError(f"Hourglass depth must be >= 1, got {self.depth}")
+    if x.shape[-1] != self.features:
+      raise ValueError(f"Hourglass input has {x.shape[-1]} channels, expected features={self.features}")
+    res = lambda name: Residual(self.features, self.num_blocks, dtype=self.dtype,
+                                bn_axis_name=self.bn_axis_name, name=name)
+    skip = res("skip")(x, train)
+    low = res("down")(max_pool_2x2(x), train)
+    if self.depth > 1:
+      low, levels = Hourglass(self.depth - 1, self.features, self.num_blocks, dtype=self.dtype,
+                              bn_axis_name=self.bn_axis_name, return_levels=True, name="inner")(low, train)
+    else:
+      low, levels = res("bottom")(low, train), []
+    low = res("up")(low, train)
+    out = skip + upsample_nearest_2x(low)
+    if self.return_levels:
+      return out, [*levels, out]
+    return out
+
+
+class StackedHourglass(nn.Module):
+  """Stacked hourglass network (Newell et al. 2016, §3.4) as in the PyTorch port.
+
+  ``HourglassStem``, then per stack: ``Hourglass(depth)``, a Residual of ``num_blocks`` bottlenecks,
+  1×1 conv + BN + ReLU, 1×1 conv to ``num_joints`` heatmaps. Between stacks, 1×1 convs remap the
+  features and the heatmaps back to ``features`` channels and both are added to the stack's input.
+
+  ``__call__(x (B,H,W,3) float32, train)`` → ``{"heatmaps": tuple of num_stacks (B,H/4,W/4,K)
+  float32 arrays, last = final}``; H and W must be divisible by 4·2^depth. ``train=True`` uses batch
+  statistics and needs ``mutable=["batch_stats"]``; ``bn_axis_name`` (set by the trainer under
+  ``pmap``) synchronises those statistics across devices.
+  """
+  num_joints: int = 16
+  num_stacks: int = 2
+  num_blocks: int = 1
+  features: int = 256
+  depth: int = 4
+  dtype: Dtype = jnp.float32
+  bn_axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> dict:
+    div = 4 * 2 ** self.depth
+    if x.ndim != 4 or x.shape[1] % div or x.shape[2] % div:
+      raise ValueError(f"StackedHourglass expects (B, H, W, C) with H, W divisible by 4·2^depth = "
+                       f"{div}, got shape {tuple(x.shape)}")
+    x = HourglassStem(self.features, dtype=self.dtype, bn_axis_name=self.bn_axis_name,
+                      name="stem")(x, train)
+    heatmaps = []
+    for i in range(self.num_stacks):
+      y = Hourglass(self.depth, self.features, self.num_blocks, dtype=self.dtype,
+                    bn_axis_name=self.bn_axis_name, name=f"hourglass{i}")(x, train)
+      y = Residual(self.features, self.num_blocks, dtype=self.dtype,
+                   bn_axis_name=self.bn_axis_name, name=f"res{i}")(y, train)
+      y = Conv1x1(self.features, dtype=self.dtype, name=f"fc{i}")(y)
+      y = nn.relu(batch_norm(train, self.dtype, name=f"fc_bn{i}",
+                             axis_name=self.bn_axis_name)(y))
+      score = Conv1x1(self.num_joints, dtype=self.dtype, name=f"score{i}")(y)
+      heatmaps.append(score.astype(jnp.float32))
+      if i < self.num_stacks - 1:
+        x = (x + Conv1x1(self.features, dtype=self.dtype, name=f"fc_remap{i}")(y)
+             + Conv1x1(self.features, dtype=self.dtype, name=f"score_remap{i}")(score))
+    return {"heatmaps": tuple(heatmaps)}

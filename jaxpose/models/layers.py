@@ -1,0 +1,168 @@
+"""Layers shared by the model families (NHWC throughout).
+
+Performance (see docs/DESIGN.md, "Performance notes"): on XLA's CPU backend the weight gradient of a
+1×1 ``lax.conv`` becomes a slow huge-window convolution, and the gradient of ``nn.max_pool`` is a
+scatter. Writing 1×1 convolutions as a matmul over the channel axis and 2×2 max-pooling as
+reshape + max made the hourglass train step 1.6× faster. Every model should use these helpers
+instead of ``nn.Conv(kernel_size=(1, 1))`` / ``nn.max_pool``.
+
+Initialisation: PyTorch's defaults (``nn.Conv2d.reset_parameters``), so that a model trained with a
+PyTorch recipe starts from the same distribution: kernel ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+(kaiming-uniform with a=sqrt(5), i.e. variance 1/(3·fan_in)) and bias ~ U(-1/sqrt(fan_in),
+1/sqrt(fan_in)); BatchNorm scale 1, bias 0. ``fan_in`` = kernel height × width × input channels.
+
+BatchNorm: PyTorch ``momentum=0.1`` (weight of the new batch) is flax ``momentum=0.9`` (weight of the
+running average); ``epsilon=1e-5`` as in PyTorch.
+
+Precision: ``dtype`` is the computation dtype (e.g. ``jnp.bfloat16`` on accelerators); parameters
+are always float32. On this CPU bf16 is slower (+20–35%), so float32 is the default.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+
+BN_MOMENTUM = 0.9  # flax convention; = PyTorch momentum 0.1
+BN_EPSILON = 1e-5
+
+
+def torch_kernel_init():
+  """PyTorch's default conv/linear kernel init: U(±1/sqrt(fan_in)) (fan_in from the kernel shape)."""
+  return nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def torch_bias_init(fan_in: int):
+  """PyTorch's default conv/linear bias init: U(±1/sqrt(fan_in))."""
+  bound = 1.0 / math.sqrt(fan_in)
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return init
+
+
+def batch_norm(train: bool, dtype: Dtype = jnp.float32, name: str | None = None,
+               axis_name: str | None = None) -> nn.BatchNorm:
+  """``nn.BatchNorm`` with PyTorch's defaults (momentum 0.1 ≡ flax 0.9, eps 1e-5).
+
+  ``axis_name``: the ``pmap`` axis over which batch statistics are averaged (synchronised
+  BatchNorm, so that N devices on N shards normalise exactly like one device on the whole
+  batch); ``None`` for per-device statistics or outside ``pmap``.
+  """
+  return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+                      dtype=dtype, name=name, axis_name=axis_name if train else None)
+
+
+class Conv1x1(nn.Module):
+  """1×1 convolution written as a matmul over the channel axis (NHWC).
+
+  Same function as ``nn.Conv(features, kernel_size=(1, 1))`` with its kernel reshaped to
+  ``(C_in, features)``; much faster to differentiate on XLA's CPU backend.
+  """
+  features: int
+  use_bias: bool = True
+  dtype: Dtype = jnp.float32
+  param_dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    cin = x.shape[-1]
+    kernel = self.param("kernel", torch_kernel_init(), (cin, self.features), self.param_dtype)
+    y = jnp.dot(x.reshape(-1, cin).astype(self.dtype), kernel.astype(self.dtype))
+    if self.use_bias:
+      bias = self.param("bias", torch_bias_init(cin), (self.features,), self.param_dtype)
+      y = y + bias.astype(self.dtype)
+    return y.reshape(*x.shape[:-1], self.features)
+
+
+def conv(features: int, kernel_size: int, cin: int, *, stride: int = 1,
+         dtype: Dtype = jnp.float32, name: str | None = None) -> nn.Conv:
+  """A k×k ``nn.Conv`` with PyTorch's padding (k // 2 on each side) and PyTorch init.
+
+  Explicit symmetric padding (not "SAME") so that a strided convolution samples the same pixels as
+  the PyTorch port (``padding=3`` for the 7×7 stride-2 stem), which keeps heatmap geometry equal.
+  ``cin`` (input channels) sets the bias init bound.
+  """
+  p = kernel_size // 2
+  fan_in = kernel_size * kernel_size * cin
+  return nn.Conv(features, (kernel_size, kernel_size), strides=(stride, stride),
+                 padding=((p, p), (p, p)), use_bias=True, dtype=dtype,
+                 kernel_init=torch_kernel_init(), bias_init=torch_bias_init(fan_in), name=name)
+
+
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+  """2×2 max-pooling with stride 2 on NHWC, as reshape + max.
+
+  Forward equals ``nn.max_pool(x, (2, 2), strides=(2, 2))``. Gradient: ties within a window share
+  the gradient equally (``nn.max_pool`` gives it to one element); ties are measure-zero in practice.
+  """
+  n, h, w, c = x.shape
+  if h % 2 or w % 2:
+    raise ValueError(f"max_pool_2x2 needs even height and width, got {h}×{w} (input shape "
+                     f"{tuple(x.shape)}); choose an input size divisible by 4·2^depth")
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def upsample_nearest_2x(x: jax.Array) -> jax.Array:
+  """Nearest-neighbour ×2 upsampling on NHWC (PyTorch ``F.interpolate(scale_factor=2)``)."""
+  n, h, w, c = x.shape
+  y = jnp.broadcast_to(x[:, :, None, :, None, :], (n, h, 2, w, 2, c))
+  return y.reshape(n, 2 * h, 2 * w, c)
+
+
+class Bottleneck(nn.Module):
+  """Pre-activation bottleneck residual block of the stacked hourglass (Newell et al. 2016, §3.1).
+
+  As in the PyTorch port (bearpaw/pytorch-pose ``Bottleneck``, expansion 2): BN-ReLU-conv1×1(w),
+  BN-ReLU-conv3×3(w), BN-ReLU-conv1×1(2w) with ``w = features // 2``, all convolutions with bias;
+  the skip is the identity, or a 1×1 convolution (with bias) of the raw input when the number of
+  channels changes.
+  """
+  features: int
+  dtype: Dtype = jnp.float32
+  bn_axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    if self.features % 2:
+      raise ValueError(f"Bottleneck features must be even (width = features // 2), got {self.features}")
+    cin = x.shape[-1]
+    width = self.features // 2
+    y = nn.relu(batch_norm(train, self.dtype, name="bn1", axis_name=self.bn_axis_name)(x))
+    y = Conv1x1(width, dtype=self.dtype, name="conv1")(y)
+    y = nn.relu(batch_norm(train, self.dtype, name="bn2", axis_name=self.bn_axis_name)(y))
+    y = conv(width, 3, width, dtype=self.dtype, name="conv2")(y)
+    y = nn.relu(batch_norm(train, self.dtype, name="bn3", axis_name=self.bn_axis_name)(y))
+    y = Conv1x1(self.features, dtype=self.dtype, name="conv3")(y)
+    skip = x
+    if cin != self.features:
+      skip = Conv1x1(self.features, dtype=self.dtype, name="project")(x)
+    return skip.astype(y.dtype) + y
+
+
+class Residual(nn.Module):
+  """``num_blocks`` bottlenecks in a row (the port's ``_make_residual``); the first may project."""
+  features: int
+  num_blocks: int = 1
+  dtype: Dtype = jnp.float32
+  bn_axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    for i in range(self.num_blocks):
+      x = Bottleneck(self.features, dtype=self.dtype, bn_axis_name=self.bn_axis_name,
+                     name=f"block{i}")(x, train)
+    return x
+
+
+__all__: Sequence[str] = [
+    "BN_EPSILON", "BN_MOMENTUM", "Bottleneck", "Conv1x1", "Residual", "batch_norm", "conv",
+    "max_pool_2x2", "torch_bias_init", "torch_kernel_init", "upsample_nearest_2x",
+]

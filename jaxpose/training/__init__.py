@@ -1,0 +1,1 @@
+"""Training: state, optimizers and schedules, the jitted/pmapped step, checkpoints, the loop."""

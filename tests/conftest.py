@@ -1,0 +1,52 @@
+"""Shared fixtures: a tiny config on a tiny synthetic dataset, cached per test session."""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+  """A private JAXPOSE_CACHE for the session, so tests never touch the user's cache."""
+  path = str(tmp_path_factory.mktemp("jaxpose_cache"))
+  old = os.environ.get("JAXPOSE_CACHE")
+  os.environ["JAXPOSE_CACHE"] = path
+  yield path
+  if old is None:
+    os.environ.pop("JAXPOSE_CACHE", None)
+  else:
+    os.environ["JAXPOSE_CACHE"] = old
+
+
+def tiny_config():
+  """configs/default.py shrunk to seconds: 64×64 crops, a 1-stack narrow hourglass."""
+  from configs import default
+  c = default.get_config()
+  c.name = "tiny"
+  c.model.num_stacks = 1
+  c.model.features = 32
+  c.model.depth = 2
+  c.data.image_size = 64
+  c.data.heatmap_size = 16
+  c.data.synthetic.update(train_size=48, validation_size=16, test_size=8, image_size=96)
+  c.data.shuffle_buffer = 48
+  c.train.batch_size = 8
+  c.train.num_steps = 6
+  c.train.log_every = 2
+  c.train.eval_every = 6
+  c.train.checkpoint_every = 3
+  c.train.schedule.warmup_steps = 0
+  c.eval.batch_size = 8
+  return c
+
+
+@pytest.fixture
+def config(cache_dir):
+  return tiny_config()

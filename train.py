@@ -1,0 +1,76 @@
+"""Train a jaxpose model.
+
+  python train.py                                     # configs/default.py into runs/default
+  python train.py --config=configs/hourglass.py --workdir=runs/hg8 --config.model.num_stacks=8
+
+Any config value can be overridden with --config.KEY=VALUE. Re-running with the same
+workdir resumes from its latest checkpoint. After training, the final checkpoint is
+evaluated on data.eval_split and the PCKh table is printed.
+
+Several hosts: start one process per host with --coordinator=HOST:PORT
+--num_processes=N --process_id=I (or --distributed=auto where JAX can detect the
+cluster, e.g. on Cloud TPU or SLURM).
+"""
+from jaxpose import runtime
+
+runtime.configure(reexec=True)
+
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # configs/ imports configs.default
+  sys.path.insert(0, _HERE)
+
+config_flags.DEFINE_config_file("config", os.path.join(_HERE, "configs", "default.py"),
+                                "Training config file (ml_collections, get_config()).",
+                                lock_config=True)
+flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config.name>).")
+flags.DEFINE_boolean("eval", True, "Evaluate the final checkpoint after training.")
+flags.DEFINE_string("distributed", "", "'auto' to call jax.distributed.initialize() with "
+                    "cluster auto-detection.")
+flags.DEFINE_string("coordinator", "", "host:port of process 0 for multi-host training.")
+flags.DEFINE_integer("num_processes", 1, "Number of processes (hosts).")
+flags.DEFINE_integer("process_id", 0, "This process's index.")
+FLAGS = flags.FLAGS
+
+
+def init_distributed() -> None:
+  import jax
+  if FLAGS.coordinator and FLAGS.num_processes > 1:
+    if jax.default_backend() == "cpu" or os.environ.get("JAX_PLATFORMS", "") == "cpu":
+      jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
+  elif FLAGS.distributed == "auto":
+    jax.distributed.initialize()
+
+
+def main(argv):
+  del argv
+  init_distributed()
+  import jax
+  from jaxpose.training import loop
+  from jaxpose.evaluation import report
+  from jaxpose import inference
+
+  config = FLAGS.config
+  workdir = FLAGS.workdir or os.path.join("runs", config.get("name", "default"))
+  logging.info("JAX %s on %s: %d processes, %d devices", jax.__version__, jax.default_backend(),
+               jax.process_count(), jax.device_count())
+  loop.train(config, workdir)
+  if FLAGS.eval and jax.process_index() == 0:
+    predictor = inference.load(workdir, "latest", flip=bool(config.eval.flip))
+    results = report.evaluate(predictor, config.data.eval_split, progress=True)
+    path = report.write_json(results, workdir, {"flip": bool(config.eval.flip),
+                                                "checkpoint": "latest"})
+    print(report.format_results(results))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required([])
+  logging.set_verbosity(logging.INFO)
+  app.run(main)
