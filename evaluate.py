@@ -1,9 +1,12 @@
-"""Evaluate a saved checkpoint with nothing but its workdir.
+"""Evaluate a saved checkpoint with nothing but its workdir, or any system's predictions file.
 
   python evaluate.py --workdir=runs/default [--flip] [--which=best] [--split=test]
   python evaluate.py --checkpoint=runs/default/checkpoints/1200
+  python evaluate.py --workdir=DIR --dataset=lsp --split=test --metrics=pck@0.2,pcp
+  python evaluate.py --workdir=DIR --write_predictions=preds.mat      # official MPII layout
+  python evaluate.py --predictions=preds.mat --dataset=mpii --split=valid [--gt=gt_valid.mat]
 
-Prints the PCKh table and writes WORKDIR/eval/<dataset>_<split>.json.
+Prints the paper-layout tables and writes WORKDIR/eval/<dataset>_<split>.json (or --output).
 """
 from jaxpose import runtime
 
@@ -18,37 +21,91 @@ flags.DEFINE_string("checkpoint", None, "One checkpoint directory (WORKDIR/check
 flags.DEFINE_enum("which", "latest", ["latest", "best"], "Which checkpoint of --workdir.")
 flags.DEFINE_boolean("flip", None, "Flip test (default: the config's eval.flip).")
 flags.DEFINE_string("split", None, "Split to evaluate (default: the config's data.eval_split).")
-flags.DEFINE_list("metrics", None, "Metrics, e.g. pckh@0.5,pckh@0.1 (default: eval.metrics).")
+flags.DEFINE_string("dataset", None, "Evaluate on this dataset instead of the config's "
+                    "(same joint set needed), or the dataset of --predictions.")
+flags.DEFINE_string("data_root", None, "Folder of --dataset's raw files (default: "
+                    "$JAXPOSE_DATA/<dataset>).")
+flags.DEFINE_list("metrics", None, "Metrics, e.g. pckh@0.5,pckh@0.1,auc,pck@0.2,pcp@0.5 "
+                  "(default: the config's eval.metrics).")
 flags.DEFINE_string("output", None, "JSON path (default: WORKDIR/eval/<dataset>_<split>.json).")
+flags.DEFINE_string("predictions", None, "Evaluate this predictions file (official MPII layout: "
+                    "`preds` N x 16 x 2, 1-based, .mat or .h5) instead of a checkpoint.")
+flags.DEFINE_string("gt", None, "With --predictions: an official gt_valid.mat to score against "
+                    "(default: the dataset's annotations of --split).")
+flags.DEFINE_string("write_predictions", None, "Also write the checkpoint's predictions in the "
+                    "official MPII layout (.mat or .h5).")
 FLAGS = flags.FLAGS
+
+_SPLIT_ALIASES = {"valid": "validation", "val": "validation"}
+
+
+def _split(name):
+  return _SPLIT_ALIASES.get(name, name) if name else name
+
+
+def _evaluate_predictions_file():
+  """--predictions: any system's predictions against the annotations or an official gt file."""
+  from jaxpose import skeleton as skel
+  from jaxpose.data import sources
+  from jaxpose.evaluation import mpii_format, report
+  from jaxpose.evaluation.tables import compute_metrics
+  import numpy as np
+
+  dataset = FLAGS.dataset or "mpii"
+  split = _split(FLAGS.split) or "validation"
+  metrics = FLAGS.metrics or ["pckh@0.5", "pckh@0.1", "auc"]
+  preds = mpii_format.read_predictions(FLAGS.predictions)
+  if FLAGS.gt:
+    gt = mpii_format.read_gt_valid(FLAGS.gt)
+    joints, valid, norm, visible, source = gt.gt, gt.valid, gt.norm, None, FLAGS.gt
+  else:
+    records = sources.read_split(dataset, split, FLAGS.data_root)
+    joints = np.stack([r.joints[:, :2] for r in records])
+    valid = np.stack([r.valid for r in records])
+    visible = np.stack([r.visible for r in records])
+    norm = np.array([r.norm for r in records])
+    source = f"{dataset}/{split}"
+  if len(preds) != len(joints):
+    raise app.UsageError(f"{FLAGS.predictions}: {len(preds)} predictions, but {source} has "
+                         f"{len(joints)} people")
+  skeleton = skel.get(sources.SKELETONS[dataset])
+  if preds.shape[1] != skeleton.num_joints:
+    raise app.UsageError(f"{FLAGS.predictions}: {preds.shape[1]} joints per person, "
+                         f"{dataset} has {skeleton.num_joints}")
+  results = compute_metrics(metrics, preds, joints, valid, norm, skeleton, visible=visible)
+  results.update(step=None, config="", dataset=dataset, split=split, num_examples=len(preds))
+  print(report.format_results(results))
+  path = FLAGS.output or os.path.splitext(FLAGS.predictions)[0] + "_eval.json"
+  print(f"wrote {report.write_json(results, '', {'predictions': FLAGS.predictions, 'gt': source}, path=path)}")
 
 
 def main(argv):
   del argv
+  if FLAGS.predictions:
+    return _evaluate_predictions_file()
   from jaxpose import inference
-  from jaxpose.evaluation import report
-  from jaxpose.training.checkpoint import CheckpointError, manager, restore_config
+  from jaxpose.evaluation import mpii_format, report
+  from jaxpose.training.checkpoint import manager, restore_config
 
   path = FLAGS.checkpoint or FLAGS.workdir
   if not path:
-    raise app.UsageError("give --workdir=DIR or --checkpoint=DIR/checkpoints/STEP")
+    raise app.UsageError("give --workdir=DIR, --checkpoint=DIR/checkpoints/STEP or "
+                         "--predictions=FILE")
   workdir, step = inference.resolve_checkpoint(path, FLAGS.which)
   config = restore_config(manager(workdir, read_only=True), step)
   flip = bool(config.eval.flip) if FLAGS.flip is None else FLAGS.flip
-  predictor = inference.load(path, FLAGS.which, flip=flip)
-  split = FLAGS.split or config.data.eval_split
+  data_overrides = {}
+  if FLAGS.dataset:
+    data_overrides = {"name": FLAGS.dataset, "root": FLAGS.data_root or "", "skeleton": ""}
+  predictor = inference.load(path, FLAGS.which, flip=flip, data_overrides=data_overrides)
+  split = _split(FLAGS.split) or predictor.config.data.eval_split
   results = report.evaluate(predictor, split, metrics=FLAGS.metrics, progress=True)
   print(report.format_results(results))
   extra = {"flip": flip, "checkpoint": os.path.join(workdir, "checkpoints", str(step))}
-  if FLAGS.output:
-    results_path = FLAGS.output
-    os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
-    import json
-    with open(results_path, "w") as f:
-      json.dump({k: v for k, v in results.items() if not k.startswith("_")} | extra, f, indent=2)
-  else:
-    results_path = report.write_json(results, workdir, extra)
-  print(f"wrote {results_path}")
+  print(f"wrote {report.write_json(results, workdir, extra, path=FLAGS.output)}")
+  if FLAGS.write_predictions:
+    pred = results["_predictions"]["pred"]
+    print(f"wrote {mpii_format.write_predictions(FLAGS.write_predictions, pred)}")
 
 
 if __name__ == "__main__":

@@ -58,8 +58,9 @@ def main(argv):
 
   config = FLAGS.config
   workdir = FLAGS.workdir or os.path.join("runs", config.get("name", "default"))
-  logging.info("JAX %s on %s: %d processes, %d devices", jax.__version__, jax.default_backend(),
-               jax.process_count(), jax.device_count())
+  if jax.process_index() == 0:
+    print(f"JAX {jax.__version__} on {jax.default_backend()}: {jax.process_count()} processes, "
+          f"{jax.device_count()} devices; workdir {workdir}", flush=True)
   loop.train(config, workdir)
   if FLAGS.eval and jax.process_index() == 0:
     predictor = inference.load(workdir, "latest", flip=bool(config.eval.flip))
@@ -72,5 +73,5 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flags_as_required([])
-  logging.set_verbosity(logging.INFO)
+  logging.set_verbosity(logging.WARNING)  # TFDS and orbax are chatty at INFO
   app.run(main)

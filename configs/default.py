@@ -17,14 +17,14 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.num_stacks = 2
   c.model.num_blocks = 1
   c.model.depth = 4
-  c.model.features = 128
+  c.model.features = 64
   c.model.num_joints = 16
   c.model.dtype = "float32"
 
   c.data = ml_collections.ConfigDict()
   c.data.name = "synthetic_pose"
   c.data.root = ""
-  c.data.skeleton = "mpii"
+  c.data.skeleton = ""  # "" = the dataset's own skeleton
   c.data.train_split = "train"
   c.data.eval_split = "validation"
   c.data.image_size = 128
@@ -47,7 +47,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 16
-  c.train.num_steps = 1200
+  c.train.num_steps = 1600
   c.train.num_epochs = -1
   c.train.optimizer = "rmsprop"
   c.train.learning_rate = 1e-3
@@ -60,8 +60,8 @@ def get_config() -> ml_collections.ConfigDict:
       "decay": 0.1,
   })
   c.train.log_every = 50
-  c.train.eval_every = 400
-  c.train.checkpoint_every = 400
+  c.train.eval_every = 800
+  c.train.checkpoint_every = 800
   c.train.keep_checkpoints = 2
   c.train.xla_cpu_tuning = True
 

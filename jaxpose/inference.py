@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 
 from jaxpose import models
-from jaxpose import skeleton as skel
+from jaxpose.data import datasets
 from jaxpose.codecs import heatmap as heatmap_codec
 from jaxpose.training import checkpoint, optim
 from jaxpose.training import state as state_lib
@@ -28,7 +28,7 @@ class Predictor:
     self.config = config
     self.step = step
     self.model = models.create(config.model)
-    self.skeleton = skel.get(config.data.skeleton)
+    self.skeleton = datasets.skeleton(config.data)
     perm = self.skeleton.flip_permutation if flip else None
     predict = make_predict(self.model, perm)
     self.n_dev = jax.local_device_count()
@@ -70,7 +70,7 @@ def predict_split(predictor: Predictor, split: str, batch_size: Optional[int] = 
   cfg = predictor.config
   bs = int(batch_size or cfg.eval.batch_size)
   bs = max(predictor.n_dev, bs - bs % predictor.n_dev)
-  keep = ("joints", "valid", "visible", "norm", "index")
+  keep = ("joints", "valid", "visible", "norm", "scale", "index")
   out = {k: [] for k in keep + ("pred", "maxvals")}
   it = pipeline.eval_batches(cfg, split, bs)
   if progress:
@@ -104,8 +104,13 @@ def resolve_checkpoint(path: str, which: str = "latest") -> tuple[str, int]:
 
 
 def load(path: str, which: str = "latest", flip: bool = False,
-         overrides: Optional[ml_collections.ConfigDict] = None) -> Predictor:
-  """A Predictor for the checkpoint at ``path`` (workdir or step directory)."""
+         overrides: Optional[ml_collections.ConfigDict] = None,
+         data_overrides: Optional[dict] = None) -> Predictor:
+  """A Predictor for the checkpoint at ``path`` (workdir or step directory).
+
+  ``data_overrides`` (e.g. ``{"name": "lsp", "root": ""}``) evaluates the network on another
+  dataset with the same joint set; a joint-count mismatch is an error.
+  """
   workdir, step = resolve_checkpoint(path, which)
   mngr = checkpoint.manager(workdir, read_only=True)
   if step not in mngr.all_steps():
@@ -114,6 +119,15 @@ def load(path: str, which: str = "latest", flip: bool = False,
   if overrides is not None:
     checkpoint.check_compatible(config, overrides, f"{workdir}/checkpoints/{step}")
     config = overrides
+  if data_overrides:
+    from jaxpose.data import datasets  # tf-free registry lookup
+    config = config.copy_and_resolve_references()
+    config.data.update(data_overrides)
+    k = datasets.skeleton(config.data).num_joints
+    if k != int(config.model.num_joints):
+      raise checkpoint.CheckpointError(
+          f"{workdir}/checkpoints/{step} predicts {config.model.num_joints} joints; dataset "
+          f"{config.data.name} has {k}")
   target = abstract_state(config)
   state = checkpoint.restore_state(mngr, step, target)
   variables = {"params": state.params}

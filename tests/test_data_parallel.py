@@ -24,11 +24,33 @@ def _wait(proc, timeout=300):
   return out
 
 
-def _assert_same(a_path, b_path):
+def _errors(a_path, b_path):
+  """(max relative error of the BatchNorm statistics, global relative error of the update)."""
   a, b = np.load(a_path), np.load(b_path)
   assert sorted(a.files) == sorted(b.files)
+  stats, num, den = 0.0, 0.0, 0.0
   for k in a.files:
-    np.testing.assert_allclose(a[k], b[k], rtol=2e-4, atol=2e-5, err_msg=k)
+    if k.startswith("['batch_stats']"):
+      stats = max(stats, float(np.max(np.abs(a[k] - b[k]) / (np.abs(a[k]) + 1e-3))))
+    else:
+      num += float(np.sum((a[k] - b[k]) ** 2))
+      den += float(np.sum(a[k] ** 2))
+  assert den > 0
+  return stats, (num / den) ** 0.5
+
+
+def _assert_same(a_path, b_path):
+  """Same BatchNorm statistics (the synchronised forward pass) and the same parameter update.
+
+  The update is compared by its global relative error: the 2×2 max-pools route each
+  gradient to the argmax of their window, and float rounding that differs between one device
+  and four (the order of the cross-device sums) can flip a near-tie, moving a few gradient
+  entries by O(1) (seen: up to 1% of a single BatchNorm bias's update, 1e-5 with average
+  pooling). A missing gradient or statistics all-reduce gives errors of order 1.
+  """
+  stats, update = _errors(a_path, b_path)
+  assert stats < 1e-4, stats
+  assert update < 1e-2, update
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +64,11 @@ def test_pmap_on_four_devices_equals_jit(reference, tmp_path):
   out = str(tmp_path / "pmap.npz")
   assert "devices 4" in _wait(_run(["pmap", out], devices=4))
   _assert_same(reference, out)
+  # The comparison can fail: without synchronised BatchNorm the same run is far off.
+  nosync = str(tmp_path / "nosync.npz")
+  _wait(_run(["pmap_nosync", nosync], devices=4))
+  stats, update = _errors(reference, nosync)
+  assert stats > 1e-2 and update > 5e-2, (stats, update)
 
 
 def test_two_processes_with_jax_distributed_equal_one(reference, tmp_path):

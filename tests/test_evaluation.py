@@ -23,19 +23,22 @@ def test_joint_never_annotated_is_nan():
   assert out[0] == 100.0 and np.isnan(out[1])
 
 
-def test_group_table_pools_by_count_and_excludes_pelvis_thorax():
+def test_group_table_official_columns_total_excludes_pelvis_thorax():
   k = skel.MPII.num_joints
   correct = np.zeros((2, k), bool)
   counted = np.ones((2, k), bool)
-  correct[:, skel.MPII.index("pelvis")] = True   # not in Mean
-  correct[0, skel.MPII.index("head_top")] = True  # 1 of 4 Head entries
-  counted[1, skel.MPII.index("l_ankle")] = False  # Ankle pools 3 entries
+  correct[:, skel.MPII.index("pelvis")] = True   # in neither Total nor Mean
+  correct[0, skel.MPII.index("head_top")] = True  # head_top 50 %, upper_neck 0 %
+  counted[1, skel.MPII.index("l_ankle")] = False  # l_ankle 0/1, r_ankle 2/2
   correct[:, skel.MPII.index("r_ankle")] = True
   row = group_table(correct, counted, skel.MPII)
   assert row["Head"] == pytest.approx(25.0)
-  assert row["Ankle"] == pytest.approx(200 / 3)
-  assert row["Mean"] == pytest.approx(100 * 3 / 27)
-  assert list(row) == ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"]
+  assert row["Ankle"] == pytest.approx(50.0)          # genTablePCK: (pck(l) + pck(r)) / 2
+  assert row["Total"] == pytest.approx(100 * 3 / 27)  # pooled over the 14 joints' entries
+  assert row["Mean"] == pytest.approx(150 / 14)       # plain mean of the 14 joint values
+  assert row["UBody"] == 0.0
+  assert list(row) == ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "UBody",
+                       "Total", "Mean"]
 
 
 def test_compute_metrics_names_and_shapes():
@@ -43,8 +46,10 @@ def test_compute_metrics_names_and_shapes():
   gt = rng.uniform(0, 100, (5, 16, 2))
   out = compute_metrics(["pckh@0.5", "pckh@0.1"], gt + 1.0, gt, np.ones((5, 16)),
                         np.full(5, 4.0), skel.MPII)
-  assert out["metrics"]["PCKh@0.5"]["Mean"] == 100.0   # sqrt(2) <= 2
-  assert out["metrics"]["PCKh@0.1"]["Mean"] == 0.0     # sqrt(2) > 0.4
+  assert out["metrics"]["PCKh@0.5"]["Total"] == 100.0   # sqrt(2) <= 2
+  assert out["metrics"]["PCKh@0.5"]["Mean"] == 100.0
+  assert out["metrics"]["PCKh@0.1"]["Total"] == 0.0     # sqrt(2) > 0.4
+  assert set(out["per_joint"]["PCKh@0.5"]) == set(skel.MPII.joints)
   with pytest.raises(ValueError, match="unknown metric"):
     compute_metrics(["iou"], gt, gt, np.ones((5, 16)), np.ones(5), skel.MPII)
 
@@ -52,3 +57,22 @@ def test_compute_metrics_names_and_shapes():
 def test_shape_errors():
   with pytest.raises(ValueError):
     correct_mask(np.zeros((2, 3, 2)), np.zeros((2, 4, 2)), np.ones((2, 3)), np.ones(2), 0.5)
+
+
+def test_report_json_is_strict_and_table_prints_unscored_as_dash(tmp_path):
+  import json
+  from jaxpose.evaluation import report
+  gt = np.random.default_rng(1).uniform(0, 100, (3, 16, 2))
+  valid = np.ones((3, 16))
+  valid[:, [0, 5]] = 0                       # no ankle annotated: Ankle cannot be scored
+  res = compute_metrics(["pckh@0.5", "pcp@0.5"], gt, gt, valid, np.full(3, 5.0), skel.MPII)
+  res.update(dataset="mpii", split="validation", num_examples=3, step=np.int64(7),
+             _predictions={"pred": gt})
+  text = report.format_results(res)
+  assert "UBody" in text and "Total" in text and "per part" in text and "nan" not in text
+  path = report.write_json(res, str(tmp_path), {"flip": False})
+  with open(path) as f:
+    doc = json.loads(f.read(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+  assert doc["metrics"]["PCKh@0.5"]["Ankle"] is None
+  assert doc["metrics"]["PCKh@0.5"]["Total"] == 100.0
+  assert doc["step"] == 7 and doc["flip"] is False and "_predictions" not in doc

@@ -27,18 +27,7 @@ def _abstract_variables(model, size=64):
 
 # ---- parameter count, derived from the port's layer list, independently of the module code ----
 
-def _bn(c):  # scale + bias (running stats are not parameters)
-  return 2 * c
-
-
-def _conv(cin, cout, k=1):  # with bias
-  return k * k * cin * cout + cout
-
-
-def _bottleneck(cin, cout):
-  w = cout // 2
-  n = _bn(cin) + _conv(cin, w) + _bn(w) + _conv(w, w, 3) + _bn(w) + _conv(w, cout)
-  return n + (_conv(cin, cout) if cin != cout else 0)
+from param_counts import bn as _bn, bottleneck as _bottleneck, conv as _conv  # noqa: E402
 
 
 def _expected_params(num_stacks, num_joints=16, num_blocks=1, f=256, depth=4):

@@ -50,7 +50,7 @@ def test_checkpoint_from_another_config_is_refused(uninterrupted):
   config, workdir, _ = uninterrupted
   other = config.copy_and_resolve_references()
   other.model.features = 16
-  with pytest.raises(checkpoint.CheckpointError, match=r"checkpoints/6.*model"):
+  with pytest.raises(checkpoint.CheckpointError, match=r"(?s)checkpoints/6.*model.features: checkpoint has 32, this config has 16"):
     loop.train(other, workdir)
 
 

@@ -21,9 +21,27 @@ def _synthetic(data_cfg):
       image_size=int(s.image_size), data_dir=tfds_dir())
 
 
+def _real(name: str):
+  """Factory of a real dataset's builder, read from ``data.root`` (default
+  ``$JAXPOSE_DATA/<name>``). Optional ``data.limit`` (records per split, 0 = all) and
+  ``data.on_error`` ("raise" | "skip") pass through to the reader."""
+  def factory(data_cfg):
+    from jaxpose.data.builders import real
+    return real.load_builder(
+        name, root=data_cfg.get("root") or None, data_dir=tfds_dir(),
+        limit=int(data_cfg.get("limit", 0) or 0), on_error=data_cfg.get("on_error", "raise"))
+  return factory
+
+
 # name -> (builder factory, skeleton name)
 DATASETS = {
     "synthetic_pose": (_synthetic, "mpii"),
+    "lsp": (_real("lsp"), "lsp"),
+    "lspet": (_real("lspet"), "lsp"),
+    "lsp_lspet": (_real("lsp_lspet"), "lsp"),
+    "mpii": (_real("mpii"), "mpii"),
+    "flic": (_real("flic"), "flic"),
+    "buffy": (_real("buffy"), "upper_body"),
 }
 
 

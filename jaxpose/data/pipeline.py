@@ -104,7 +104,7 @@ def train_iterator(config, global_batch: int, start_step: int = 0,
   ds = ds.map(example_transform(config, train=True), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   ds = ds.batch(host_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-  return tfds.as_numpy(ds)
+  return iter(tfds.as_numpy(ds))
 
 
 def eval_batches(config, split: str, batch_size: int, process_index: int = 0,

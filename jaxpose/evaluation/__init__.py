@@ -1,3 +1,12 @@
-"""Benchmark metrics (pure numpy) and their paper-style tables."""
-from jaxpose.evaluation.pck import correct_mask, pck_per_joint, pckh
-from jaxpose.evaluation.tables import format_table, group_table, METRICS, compute_metrics
+"""Benchmark metrics (pure numpy) and their paper-style tables.
+
+``compute_metrics`` is the registry entry point (names in ``tables``' docstring);
+``mpii_format`` reads and writes the official MPII evaluation files; ``curves`` holds
+the FLIC accuracy curves of Li et al. eq. (7).
+"""
+from jaxpose.evaluation.pck import (area_under_curve, correct_mask, pck_curve, pck_per_joint,
+                                    pckh, torso_norm)
+from jaxpose.evaluation.pcp import pcp_mask, pcp_per_part
+from jaxpose.evaluation.curves import flic_curves, plot_curves
+from jaxpose.evaluation.tables import (METRICS, compute_metrics, format_table, group_table,
+                                       joint_table, parse)

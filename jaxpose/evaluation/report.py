@@ -2,7 +2,10 @@
 
 ``WORKDIR/eval/<dataset>_<split>.json`` has the stable shape
 ``{"step": N, "config": NAME, "dataset": D, "split": S, "flip": bool,
-"metrics": {"PCKh@0.5": {"Head": …, …, "Mean": …}}, "per_joint": {...}}`` (percent).
+"metrics": {"PCKh@0.5": {"Head": …, …, "UBody": …, "Total": …, "Mean": …}, "AUC": {"Total": …},
+"PCP@0.5": {"Torso": …, …, "Total": …, "Mean": …}}, "per_joint": {TITLE: {joint or part: …}}}``
+(percent; ``null`` where nothing could be scored — NaN in the in-memory results). "Total" is the official pooled figure of
+every table (see ``tables``); training selects checkpoints on it.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import os
 
 import numpy as np
 
-from jaxpose import skeleton as skel
+from jaxpose.data import datasets
 from jaxpose.evaluation.tables import compute_metrics, format_table
 
 
@@ -20,8 +23,18 @@ def evaluate(predictor, split: str, metrics=None, progress: bool = False) -> dic
   cfg = predictor.config
   res = predict_split(predictor, split, progress=progress)
   names = list(metrics or cfg.eval.metrics)
+  visible = res.get("visible")
+  if visible is None and res["joints"].shape[-1] > 2:
+    visible = res["joints"][..., 2]
+  crop_height = None
+  if res.get("scale") is not None:
+    # The crop box is a square of side 200 · scale · scale_pad image pixels (DESIGN.md,
+    # geometry conventions): the height of the image the network sees.
+    crop_height = 200.0 * np.asarray(res["scale"], np.float64) * float(
+        cfg.data.get("scale_pad", 1.25))
   out = compute_metrics(names, res["pred"], res["joints"][..., :2], res["valid"], res["norm"],
-                        skel.get(cfg.data.skeleton))
+                        datasets.skeleton(cfg.data), visible=visible, crop_height=crop_height,
+                        image_height=res.get("image_height"))
   out.update(step=int(predictor.step), config=str(cfg.get("name", "")), dataset=cfg.data.name,
              split=split, num_examples=int(len(res["pred"])))
   out["_predictions"] = res
@@ -33,22 +46,43 @@ def format_results(results: dict) -> str:
            f"step {results['step']}"]
   for title, row in results["metrics"].items():
     lines.append(format_table(title, row))
-    per_joint = results["per_joint"][title]
-    lines.append("  per joint: " + ", ".join(f"{j} {v:.1f}" for j, v in per_joint.items()))
+    items = results["per_joint"].get(title, {})
+    if items:
+      label = "per part" if title.startswith("PCP") else "per joint"
+      lines.append(f"  {label}: " + ", ".join(
+          f"{j} {'-' if np.isnan(v) else f'{v:.1f}'}" for j, v in items.items()))
   return "\n".join(lines)
 
 
-def write_json(results: dict, workdir: str, extra: dict | None = None) -> str:
-  path = os.path.join(workdir, "eval", f"{results['dataset']}_{results['split']}.json")
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  doc = {k: v for k, v in results.items() if not k.startswith("_")}
-  doc.update(extra or {})
+def write_json(results: dict, workdir: str, extra: dict | None = None,
+               path: str | None = None) -> str:
+  """Writes ``json_doc(results, extra)`` to ``path`` (default
+  ``WORKDIR/eval/<dataset>_<split>.json``) and returns the path."""
+  if path is None:
+    path = os.path.join(workdir, "eval", f"{results['dataset']}_{results['split']}.json")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
-    json.dump(doc, f, indent=2, default=_plain)
+    json.dump(json_doc(results, extra), f, indent=2, allow_nan=False)
   return path
 
 
+def json_doc(results: dict, extra: dict | None = None) -> dict:
+  """The results without private keys, as strict JSON values: a metric that could not be
+  scored (NaN, e.g. a column with no annotated joint) becomes ``null``."""
+  doc = {k: v for k, v in results.items() if not k.startswith("_")}
+  doc.update(extra or {})
+  return _plain(doc)
+
+
 def _plain(x):
+  if isinstance(x, dict):
+    return {str(k): _plain(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_plain(v) for v in x]
+  if isinstance(x, np.ndarray):
+    return _plain(x.tolist())
   if isinstance(x, np.generic):
-    return x.item()
-  raise TypeError(type(x))
+    x = x.item()
+  if isinstance(x, float) and not np.isfinite(x):
+    return None
+  return x

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 
 from jaxpose.models.hourglass import Hourglass, HourglassStem, StackedHourglass
 from jaxpose.models.layers import Bottleneck, Conv1x1, Residual
+from jaxpose.models.pbn import PBN
+from jaxpose.models.msn import MSN
 
 MODELS: dict[str, type[nn.Module]] = {}
 
@@ -74,6 +76,8 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
 
 
 register("hourglass")(StackedHourglass)
+register("pbn")(PBN)
+register("msn")(MSN)
 
-__all__ = ["MODELS", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem", "Residual",
-           "StackedHourglass", "create", "fields", "register"]
+__all__ = ["MODELS", "MSN", "PBN", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem",
+           "Residual", "StackedHourglass", "create", "fields", "register"]

@@ -24,8 +24,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpose.models.layers import (Bottleneck, Conv1x1, Residual, batch_norm, conv, max_pool_2x2,
-                                   upsample_nearest_2x)
+from jaxpose.models.layers import (Bottleneck, Conv1x1, Residual, batch_norm, check_input, conv,
+                                   max_pool_2x2, upsample_nearest_2x)
 
 Dtype = Any
 
@@ -125,10 +125,7 @@ class StackedHourglass(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
-    div = 4 * 2 ** self.depth
-    if x.ndim != 4 or x.shape[1] % div or x.shape[2] % div:
-      raise ValueError(f"StackedHourglass expects (B, H, W, C) with H, W divisible by 4·2^depth = "
-                       f"{div}, got shape {tuple(x.shape)}")
+    check_input(x, self.depth, "StackedHourglass")
     x = HourglassStem(self.features, dtype=self.dtype, bn_axis_name=self.bn_axis_name,
                       name="stem")(x, train)
     heatmaps = []

@@ -117,6 +117,15 @@ def upsample_nearest_2x(x: jax.Array) -> jax.Array:
   return y.reshape(n, 2 * h, 2 * w, c)
 
 
+def check_input(x: jax.Array, depth: int, model: str) -> None:
+  """Raises unless ``x`` is (B, H, W, C) with H and W divisible by 4·2^depth (a stride-4 stem
+  followed by ``depth`` 2×2 poolings), naming the model and the shape."""
+  div = 4 * 2 ** depth
+  if x.ndim != 4 or x.shape[1] % div or x.shape[2] % div:
+    raise ValueError(f"{model} expects (B, H, W, C) with H, W divisible by 4·2^depth = {div}, "
+                     f"got shape {tuple(x.shape)}")
+
+
 class Bottleneck(nn.Module):
   """Pre-activation bottleneck residual block of the stacked hourglass (Newell et al. 2016, §3.1).
 
@@ -163,6 +172,6 @@ class Residual(nn.Module):
 
 
 __all__: Sequence[str] = [
-    "BN_EPSILON", "BN_MOMENTUM", "Bottleneck", "Conv1x1", "Residual", "batch_norm", "conv",
+    "BN_EPSILON", "BN_MOMENTUM", "Bottleneck", "Conv1x1", "Residual", "batch_norm", "check_input", "conv",
     "max_pool_2x2", "torch_bias_init", "torch_kernel_init", "upsample_nearest_2x",
 ]

@@ -74,7 +74,11 @@ def check_compatible(saved: ml_collections.ConfigDict, current: ml_collections.C
   a, b = config_to_dict(saved), config_to_dict(current)
   for key in keys:
     va, vb = _get(a, key), _get(b, key)
-    if va != vb:
+    if isinstance(va, dict) and isinstance(vb, dict):
+      for sub in sorted(set(va) | set(vb)):
+        if va.get(sub) != vb.get(sub):
+          diffs.append(f"{key}.{sub}: checkpoint has {va.get(sub)!r}, this config has {vb.get(sub)!r}")
+    elif va != vb:
       diffs.append(f"{key}: checkpoint has {va!r}, this config has {vb!r}")
   if diffs:
     raise CheckpointError(f"checkpoint {where} was written by an incompatible config:\n  "

@@ -7,7 +7,6 @@ checkpoint in the workdir and continues with exactly the batches it would have s
 """
 from __future__ import annotations
 
-import logging
 import os
 import time
 
@@ -65,6 +64,12 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
   if global_batch % n_global:
     raise ValueError(f"train.batch_size={global_batch} must be divisible by the "
                      f"{n_global} devices")
+  from jaxpose.data import datasets
+  k = datasets.skeleton(config.data).num_joints
+  if int(config.model.get("num_joints", k)) != k:
+    raise ValueError(f"model.num_joints={config.model.num_joints}, but dataset "
+                     f"{config.data.name} ({datasets.skeleton(config.data).name} skeleton) has "
+                     f"{k} joints; set --config.model.num_joints={k}")
   spe = pipeline.steps_per_epoch(config)
   total = _num_steps(config, spe)
   lr = optim.schedule(t, total, spe)
@@ -80,15 +85,17 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
     where = os.path.join(workdir, "checkpoints", str(latest))
     checkpoint.check_compatible(checkpoint.restore_config(mngr, latest), config, where)
     state = checkpoint.restore_state(mngr, latest, state)
-    logging.info("resumed from %s", where)
+    if pidx == 0:
+      print(f"resumed from {where}", flush=True)
   elif config.get("init_from"):
     state = _init_from(config, state)
   if pidx == 0:
     checkpoint.save_config(workdir, config)
   start = int(state.step)
-  logging.info("model %s: %s parameters; %d steps (%d per epoch), global batch %d on %d devices",
-               config.model.name, f"{state_lib.num_params(state.params):,}", total, spe,
-               global_batch, n_global)
+  if pidx == 0:
+    print(f"model {config.model.name}: {state_lib.num_params(state.params):,} parameters; "
+          f"{total} steps ({spe} per epoch), global batch {global_batch} on {n_global} devices",
+          flush=True)
 
   step_fn = make_train_step(model, tx, config, axis_name=AXIS if use_pmap else None, lr_fn=lr)
   if use_pmap:
@@ -102,8 +109,7 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
   results, pending, predictor = {}, [], None
   # The first local replica as host numpy arrays (also valid across hosts, where the
   # pmapped state is a global array whose device 0 may live on another process).
-  host_state = lambda: (jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_data(0)), state)
-                        if use_pmap else state)
+  host_state = lambda: state_lib.first_replica(state) if use_pmap else state
   bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=pidx != 0,
              dynamic_ncols=True)
   tick, tick_step = time.perf_counter(), start
@@ -134,6 +140,7 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
       _write(writer, "val", _flat(results["metrics"]), step)
       bar.write(f"step {step}: validation {next(iter(results['metrics']))} mean {main:.2f}")
     if _due(step, int(t.checkpoint_every), total) or metrics_for_ckpt is not None:
+      _check_and_average(pending, mngr, workdir, use_pmap)  # never checkpoint a diverged state
       checkpoint.save(mngr, step, host_state(), config, metrics_for_ckpt)
     if stop_at is not None and step >= stop_at:
       break
@@ -145,6 +152,9 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
 
 
 def _check_and_average(pending, mngr, workdir, use_pmap) -> dict:
+  """Raises ``TrainingDiverged`` naming the first non-finite step; else the mean metrics."""
+  if not pending:
+    return {}
   fetched = jax.device_get([m for _, m in pending])
   for (step, _), m in zip(pending, fetched):
     loss = np.asarray(m["loss"])
@@ -160,7 +170,7 @@ def _check_and_average(pending, mngr, workdir, use_pmap) -> dict:
 
 def _main_metric(results: dict) -> float:
   first = next(iter(results["metrics"].values()))
-  return float(first["Mean"])
+  return float(first["Total"])
 
 
 def _flat(metrics: dict) -> dict:

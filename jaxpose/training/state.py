@@ -6,6 +6,7 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -38,3 +39,16 @@ def create(model, tx: optax.GradientTransformation, rng: jax.Array, image_shape)
 
 def num_params(params) -> int:
   return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
+
+
+def first_replica(tree):
+  """The first local replica of a ``pmap``-replicated pytree, as host numpy arrays.
+
+  Unlike ``flax.jax_utils.unreplicate`` this also works across hosts, where device 0 of a
+  replicated global array may belong to another process: it reads this process's first
+  addressable shard (which keeps the leading replica axis of length 1, dropped here).
+  """
+  def one(x):
+    d = np.asarray(x.addressable_data(0))
+    return d[0] if d.ndim == x.ndim else d
+  return jax.tree_util.tree_map(one, tree)

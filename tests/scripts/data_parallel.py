@@ -1,7 +1,9 @@
-"""Runs 3 train steps of the tiny hourglass on fixed random global batches and saves the params.
+"""Runs train steps of the tiny hourglass on fixed random global batches; saves the parameter
+updates and the BatchNorm statistics.
 
   python data_parallel.py jit OUT.npz                        # one device, jitted, whole batch
   python data_parallel.py pmap OUT.npz                       # all local devices, pmapped
+  python data_parallel.py pmap_nosync OUT.npz                # the same without synchronised BN
   python data_parallel.py dist OUT.npz PORT NPROC PID        # one of NPROC processes (gloo)
 """
 import os
@@ -27,17 +29,21 @@ from jaxpose.training import optim, state as state_lib  # noqa: E402
 from jaxpose.training.step import make_train_step  # noqa: E402
 
 config = tiny_config()
+# SGD: RMSProp's and Adam's first steps are ≈ lr·sign(g), which turns float rounding in tiny
+# gradients into lr-sized parameter differences; SGD compares the arithmetic itself.
+config.train.optimizer = "sgd"
+config.train.learning_rate = 0.05
 B, S, H, K = 8, config.data.image_size, config.data.heatmap_size, config.model.num_joints
 rng = np.random.default_rng(0)
 batches = [{"image": rng.normal(size=(B, S, S, 3)).astype(np.float32),
             "heatmaps": rng.uniform(size=(B, H, H, K)).astype(np.float32),
             "target_weight": (rng.uniform(size=(B, K)) > 0.2).astype(np.float32)}
-           for _ in range(3)]
+           for _ in range(int(os.environ.get("DP_STEPS", "1")))]
 lr = optim.schedule(config.train, 3, 3)
 tx = optim.optimizer(config.train, lr)
 parallel = mode != "jit"
-model = models.create(config.model, bn_axis_name="batch" if parallel else None)
-state = state_lib.create(model, tx, jax.random.PRNGKey(0), (1, S, S, 3))
+model = models.create(config.model, bn_axis_name="batch" if mode in ("pmap", "dist") else None)
+state = init = state_lib.create(model, tx, jax.random.PRNGKey(0), (1, S, S, 3))
 step = make_train_step(model, tx, config, axis_name="batch" if parallel else None)
 
 if not parallel:
@@ -55,10 +61,11 @@ else:
     local = {k: v[lo:lo + B // jax.process_count()] for k, v in b.items()}
     local = {k: v.reshape(n_local, -1, *v.shape[1:]) for k, v in local.items()}
     state, _ = step(state, local)
-  final = jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_data(0)), state)
+  final = state_lib.first_replica(state)
 
+update = jax.tree_util.tree_map(lambda a, b: np.asarray(a) - np.asarray(b), final.params, init.params)
 flat = {jax.tree_util.keystr(p): np.asarray(v)
-        for p, v in jax.tree_util.tree_leaves_with_path({"params": final.params,
+        for p, v in jax.tree_util.tree_leaves_with_path({"update": update,
                                                          "batch_stats": final.batch_stats})}
 np.savez(out, **flat)
 print("devices", jax.device_count(), "processes", jax.process_count())

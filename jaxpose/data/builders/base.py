@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import PIL.Image
 import tensorflow_datasets as tfds
 
 from jaxpose.data.records import DataError, PoseRecord
@@ -34,9 +35,14 @@ def to_example(record: PoseRecord, source: str) -> dict:
   """A validated ``PoseRecord`` as a TFDS example dict (image path checked here)."""
   image = record.image
   if isinstance(image, (str, os.PathLike)):
+    where = f"{source}, record {record.index} ({record.name}): field 'image'"
     if not os.path.isfile(image):
-      raise DataError(f"{source}, record {record.index} ({record.name}): field 'image': "
-                      f"file not found: {image}")
+      raise DataError(f"{where}: file not found: {image}")
+    try:  # decode once here, so that a corrupt file fails now, by name, not mid-training
+      with PIL.Image.open(image) as im:
+        im.load()
+    except (OSError, SyntaxError, ValueError) as e:
+      raise DataError(f"{where}: cannot decode {image}: {e}") from None
   return {
       "image": image,
       "joints": np.asarray(record.joints, np.float32),

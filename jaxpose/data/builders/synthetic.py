@@ -63,6 +63,8 @@ def load_builder(train_size: int = 4000, validation_size: int = 500, test_size: 
                  seed: int = 0, image_size: int = 128, data_dir: str | None = None):
   """The prepared builder (generating the data on first use)."""
   config = make_config(train_size, validation_size, test_size, seed, image_size)
+  if config.name in SyntheticPose.builder_configs:  # a predefined config is passed by name
+    config = config.name
   builder = SyntheticPose(config=config, data_dir=data_dir)
   if not os.path.isdir(builder.data_dir) or not builder.info.splits:
     builder.download_and_prepare(

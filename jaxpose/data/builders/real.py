@@ -1,0 +1,163 @@
+"""TFDS builders of the real datasets (LSP, LSPET, LSP+LSPET, MPII, FLIC, Buffy).
+
+One generic builder over ``jaxpose.data.sources.read_split``: it reads the dataset's
+folder as released (TFDS ``manual_dir``), stores each record with its JPEG read from the
+image path (``base.to_example`` fails with a ``DataError`` naming a missing image and
+its record), and never touches the network (``try_download_gcs=False``, nothing to
+download). Builder names carry a ``jaxpose_`` prefix (TFDS already has a ``flic``).
+
+Cache key: the builder config name is a digest of the absolute data folder, the size and
+modification time of every annotation file the reader may use, ``limit`` and
+``on_error`` — pointing ``data.root`` elsewhere, editing an annotation file or changing
+the subset builds a new copy under ``data_dir`` instead of serving a stale one. Images are
+not part of the key (replacing image files in place needs a fresh ``data_dir``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+from typing import Optional
+
+import tensorflow_datasets as tfds
+
+from jaxpose import skeleton as skel
+from jaxpose.data import sources
+from jaxpose.data.builders import base
+from jaxpose.data.records import DataError
+
+log = logging.getLogger(__name__)
+
+# Annotation files (relative to the dataset folder) whose change must rebuild the data.
+ANNOTATION_FILES = {
+    "lsp": ("joints.mat",),
+    "lspet": ("joints.mat",),
+    "lsp_lspet": (os.path.join("lsp", "joints.mat"), os.path.join("lspet", "joints.mat")),
+    "mpii": ("mpii_annotations.json.gz", "mpii_annotations.json",
+             os.path.join("annot", "train.json"), os.path.join("annot", "valid.json"),
+             "valid.h5", "gt_valid.mat", os.path.join("annot", "gt_valid.mat")),
+    "flic": ("examples.mat",),
+    "buffy": tuple(os.path.join("data", f"buffy_s5e{e}_sticks.txt") for e in range(2, 7)),
+}
+
+
+@dataclasses.dataclass
+class RealConfig(tfds.core.BuilderConfig):
+  root: str = ""
+  limit: int = 0
+  on_error: str = "raise"
+
+
+def fingerprint(name: str, root: str, limit: int = 0, on_error: str = "raise") -> str:
+  """The cache key described in the module docstring."""
+  h = hashlib.sha1(os.path.abspath(root).encode())
+  for rel in ANNOTATION_FILES[name]:
+    path = os.path.join(root, rel)
+    if os.path.isfile(path):
+      st = os.stat(path)
+      h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}".encode())
+  return f"r{h.hexdigest()[:12]}_n{int(limit)}_{on_error}"
+
+
+def make_config(name: str, root: str, limit: int = 0, on_error: str = "raise") -> RealConfig:
+  root = os.path.abspath(root)
+  return RealConfig(name=fingerprint(name, root, limit, on_error), root=root, limit=int(limit),
+                    on_error=on_error, description=f"{name} from {root}")
+
+
+class _RealPose(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """A real dataset read by ``sources.read_split(DATASET, ...)``."""
+
+  DATASET = ""
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Records of jaxpose.data.sources, images as released."}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+      "Point data.root (or $JAXPOSE_DATA) at the dataset's folder as its authors release it; "
+      "see jaxpose/data/sources/ for the files each reader needs.")
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    k = skel.get(sources.SKELETONS[self.DATASET]).num_joints
+    return self.dataset_info_from_configs(
+        features=base.features(k, image_format="jpeg"),
+        description=f"{self.DATASET} as jaxpose PoseRecords.",
+        homepage="https://github.com/jaxpose/jaxpose")
+
+  def _split_generators(self, dl_manager):
+    root = os.fspath(dl_manager.manual_dir)
+    return {split: self._generate_examples(split, root) for split in sources.SPLITS[self.DATASET]}
+
+  def _generate_examples(self, split: str, root: str):
+    c = self.builder_config
+    source = f"{self.DATASET}/{split}"
+    records = sources.read_split(self.DATASET, split, root, c.on_error, limit=c.limit or None)
+    skipped, first = 0, ""
+    for record in records:
+      try:
+        example = base.to_example(record, source)
+      except DataError as e:
+        if c.on_error == "raise":
+          raise
+        skipped, first = skipped + 1, first or str(e)
+        continue
+      yield record.index, example
+    if skipped:
+      log.warning("%s: skipped %d record(s) whose image is missing; first: %s", source, skipped,
+                  first)
+
+
+class JaxposeLsp(_RealPose):
+  """Leeds Sports Pose: 1,000 train / 1,000 test images, 14 joints."""
+  DATASET = "lsp"
+
+
+class JaxposeLspet(_RealPose):
+  """LSP extended: 10,000 training images, 14 joints."""
+  DATASET = "lspet"
+
+
+class JaxposeLspLspet(_RealPose):
+  """LSP train + LSPET (11,000) and LSP test (1,000): the usual LSP protocol."""
+  DATASET = "lsp_lspet"
+
+
+class JaxposeMpii(_RealPose):
+  """MPII Human Pose, Tompson split: 22,246 train / 2,958 validation people."""
+  DATASET = "mpii"
+
+
+class JaxposeFlic(_RealPose):
+  """FLIC: 3,987 train / 1,016 test, 11 joints."""
+  DATASET = "flic"
+
+
+class JaxposeBuffy(_RealPose):
+  """Buffy Stickmen v3.0: episodes 3–4 train (472), 2, 5, 6 test (276); upper body."""
+  DATASET = "buffy"
+
+
+BUILDERS = {cls.DATASET: cls for cls in (JaxposeLsp, JaxposeLspet, JaxposeLspLspet, JaxposeMpii,
+                                         JaxposeFlic, JaxposeBuffy)}
+
+
+def load_builder(name: str, root: Optional[str] = None, data_dir: Optional[str] = None,
+                 limit: int = 0, on_error: str = "raise") -> tfds.core.DatasetBuilder:
+  """The prepared builder of dataset ``name`` read from ``root`` (preparing it on first use).
+
+  Args:
+    name: a key of ``BUILDERS``.
+    root: the dataset folder (default ``sources.default_root(name)``).
+    data_dir: where TFDS keeps the prepared data.
+    limit: records per split (0: all), e.g. for tests.
+    on_error: "raise" or "skip", for bad records and missing images.
+  """
+  if name not in BUILDERS:
+    raise DataError(f"no TFDS builder for dataset {name!r}; known: {sorted(BUILDERS)}")
+  root = os.path.abspath(sources.default_root(name, root))
+  if not os.path.isdir(root):
+    raise DataError(f"{name}: data folder not found: {root}")
+  builder = BUILDERS[name](config=make_config(name, root, limit, on_error), data_dir=data_dir)
+  if not builder.is_prepared():
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=root, try_download_gcs=False))
+  return builder
