@@ -78,3 +78,28 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, cache_dir):
   a, b = inference.load(killed), inference.load(straight)
   assert a.step == b.step == 30
   jax.tree_util.tree_map(np.testing.assert_array_equal, a.variables, b.variables)
+
+
+def test_evaluate_an_official_predictions_file(tmp_path, cache_dir):
+  """evaluate.py --predictions (official MPII layout) against an official gt_valid.mat."""
+  import numpy as np
+
+  from jaxpose.evaluation import mpii_format
+
+  rng = np.random.default_rng(0)
+  gt = rng.uniform(50, 400, size=(6, 16, 2))
+  valid = np.ones((6, 16))
+  valid[0, 3] = 0
+  boxes = np.stack([gt[:, 9] - 20, gt[:, 9] + 20], axis=1)  # (N, corner, xy)
+  gt_path = mpii_format.write_gt_valid(str(tmp_path / "gt_valid.mat"), gt, valid, boxes)
+  preds = gt.copy()
+  preds[1, 0] += 100.0                                        # one wrong ankle
+  pred_path = mpii_format.write_predictions(str(tmp_path / "preds.mat"), preds)
+  out_path = str(tmp_path / "eval.json")
+  out = _run(["evaluate.py", f"--predictions={pred_path}", f"--gt={gt_path}", "--dataset=mpii",
+              "--split=valid", f"--output={out_path}"], cache_dir)
+  assert "PCKh@0.5" in out
+  with open(out_path) as f:
+    doc = json.load(f)
+  assert abs(doc["metrics"]["PCKh@0.5"]["Total"] - 100 * 82 / 83) < 1e-9  # 83 counted, 1 wrong
+  assert doc["metrics"]["PCKh@0.1"]["Head"] == 100.0

@@ -25,32 +25,33 @@ def _wait(proc, timeout=300):
 
 
 def _errors(a_path, b_path):
-  """(max relative error of the BatchNorm statistics, global relative error of the update)."""
+  """Global relative errors (‖a − b‖ / ‖a‖ over all leaves) of the BatchNorm statistics and of
+  the parameter update after the three steps."""
   a, b = np.load(a_path), np.load(b_path)
   assert sorted(a.files) == sorted(b.files)
-  stats, num, den = 0.0, 0.0, 0.0
-  for k in a.files:
-    if k.startswith("['batch_stats']"):
-      stats = max(stats, float(np.max(np.abs(a[k] - b[k]) / (np.abs(a[k]) + 1e-3))))
-    else:
-      num += float(np.sum((a[k] - b[k]) ** 2))
-      den += float(np.sum(a[k] ** 2))
-  assert den > 0
-  return stats, (num / den) ** 0.5
+  out = []
+  for prefix in ("['batch_stats']", "['update']"):
+    keys = [k for k in a.files if k.startswith(prefix)]
+    num = sum(float(np.sum((a[k] - b[k]) ** 2)) for k in keys)
+    den = sum(float(np.sum(a[k] ** 2)) for k in keys)
+    assert keys and den > 0
+    out.append((num / den) ** 0.5)
+  return tuple(out)
 
 
 def _assert_same(a_path, b_path):
-  """Same BatchNorm statistics (the synchronised forward pass) and the same parameter update.
+  """Same BatchNorm statistics and the same parameter update, to float tolerance.
 
-  The update is compared by its global relative error: the 2×2 max-pools route each
-  gradient to the argmax of their window, and float rounding that differs between one device
-  and four (the order of the cross-device sums) can flip a near-tie, moving a few gradient
-  entries by O(1) (seen: up to 1% of a single BatchNorm bias's update, 1e-5 with average
-  pooling). A missing gradient or statistics all-reduce gives errors of order 1.
+  "Float tolerance" is loose here for a reason: the 2×2 max-pools route each gradient to the
+  argmax of their window, and the different summation order of one device and four flips
+  near-ties, moving single gradient entries by O(1); later steps amplify it. Measured after
+  three SGD steps: 3.5e-4 (statistics) and 3.5e-2 (update) for pmap with synchronised
+  BatchNorm — after one step 2e-3, and 1e-5 with average pooling instead of max-pooling —
+  against 7e-3 and 1.15 without synchronised BatchNorm, which the test also checks.
   """
   stats, update = _errors(a_path, b_path)
-  assert stats < 1e-4, stats
-  assert update < 1e-2, update
+  assert stats < 2e-3, stats
+  assert update < 0.1, update
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_pmap_on_four_devices_equals_jit(reference, tmp_path):
   nosync = str(tmp_path / "nosync.npz")
   _wait(_run(["pmap_nosync", nosync], devices=4))
   stats, update = _errors(reference, nosync)
-  assert stats > 1e-2 and update > 5e-2, (stats, update)
+  assert stats > 4e-3 and update > 0.5, (stats, update)
 
 
 def test_two_processes_with_jax_distributed_equal_one(reference, tmp_path):

@@ -208,13 +208,13 @@ def test_mpii_validation_normaliser_from_valid_h5_and_gt_valid(tmp_path):
   boxes[:, :, 0] = [[11, 21], [41, 61]]  # [corner, (x, y)], 1-based
   boxes[:, :, 1] = [[1, 1], [31, 41]]
   scipy.io.savemat(str(tmp_path / "gt_valid.mat"), {
-      "pos_gt_src": np.floor(j[:, :, :2]).transpose(2, 1, 0), "headboxes_src": boxes,
+      "pos_gt_src": np.floor(j[:, :, :2]).transpose(1, 2, 0), "headboxes_src": boxes,
       "jnt_missing": (j[:, :, 0] == 0).T.astype(float)})
   gt = sources.read_split("mpii", "validation", str(tmp_path))
   np.testing.assert_allclose(gt[0].head_box, [10, 20, 40, 60])
   assert gt[0].norm == pytest.approx(0.6 * 50) and gt[1].norm == pytest.approx(0.6 * 50)
   scipy.io.savemat(str(tmp_path / "gt_valid.mat"), {"pos_gt_src": np.zeros((2, 16, 2))})
-  with pytest.raises(DataError, match="gt_valid.mat: field 'jnt_missing' missing"):
+  with pytest.raises(DataError, match="gt_valid.mat: no field 'jnt_missing'"):
     sources.read_split("mpii", "validation", str(tmp_path))
 
 

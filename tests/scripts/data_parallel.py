@@ -1,6 +1,7 @@
 """Runs train steps of the tiny hourglass on fixed random global batches; saves the parameter
 updates and the BatchNorm statistics.
 
+  DP_STEPS=3 (default) steps;
   python data_parallel.py jit OUT.npz                        # one device, jitted, whole batch
   python data_parallel.py pmap OUT.npz                       # all local devices, pmapped
   python data_parallel.py pmap_nosync OUT.npz                # the same without synchronised BN
@@ -38,7 +39,7 @@ rng = np.random.default_rng(0)
 batches = [{"image": rng.normal(size=(B, S, S, 3)).astype(np.float32),
             "heatmaps": rng.uniform(size=(B, H, H, K)).astype(np.float32),
             "target_weight": (rng.uniform(size=(B, K)) > 0.2).astype(np.float32)}
-           for _ in range(int(os.environ.get("DP_STEPS", "1")))]
+           for _ in range(int(os.environ.get("DP_STEPS", "3")))]
 lr = optim.schedule(config.train, 3, 3)
 tx = optim.optimizer(config.train, lr)
 parallel = mode != "jit"
