@@ -1,4 +1,5 @@
-"""The embedded synthetic dataset: determinism, annotation sanity, difficulty, TFDS build."""
+"""The embedded synthetic dataset: determinism, annotation sanity, views, visibility, mirror
+consistency, difficulty, TFDS build."""
 import io
 
 import numpy as np
@@ -33,16 +34,130 @@ def test_records_are_valid_mpii_annotations():
     image = np.asarray(Image.open(io.BytesIO(r.image)))
     assert image.shape == (96, 96, 3) and image.dtype == np.uint8
     xy = r.joints[:, :2][r.valid > 0]
-    assert (xy >= 0).all() and (xy <= 95).all()
+    # Annotated joints lie in the image padded by the documented margin; outside it proper
+    # they are marked not visible.
+    m = synthetic.CUTOFF_MARGIN * 96
+    assert (xy >= -m).all() and (xy <= 95 + m).all()
+    outside = (r.valid > 0) & np.any((r.joints[:, :2] < -0.5) | (r.joints[:, :2] > 95.5), axis=1)
+    assert (r.joints[outside, 2] == 0).all()
     assert (r.joints[r.valid == 0] == 0).all()
     # The crop box (side 200·scale·1.25 around center) holds every annotated joint.
     half = 200 * r.scale * 1.25 / 2
     assert (np.abs(xy - r.center) <= half).all()
     assert 0 < r.norm < 200 * r.scale
-    # MPII geometry: a front-facing person has the left shoulder right of the right one.
-    l, rs = skel.MPII.index("l_shoulder"), skel.MPII.index("r_shoulder")
-    if r.valid[l] and r.valid[rs]:
-      assert r.joints[l, 0] > r.joints[rs, 0]
+
+
+L_SH, R_SH = skel.MPII.index("l_shoulder"), skel.MPII.index("r_shoulder")
+L_HIP, R_HIP = skel.MPII.index("l_hip"), skel.MPII.index("r_hip")
+
+
+def _with_info(n, seed=0, size=96):
+  return [synthetic.render_with_info(np.random.default_rng([seed, 7, i]), size) for i in range(n)]
+
+
+def _side_sign(joints, roll):
+  """+1 when the person's left is on the image right, in the body's upright frame.
+
+  Shoulder and hip vectors (right → left) are un-rotated by the in-plane roll first;
+  front views must give +1 and back views -1.
+  """
+  c, s = np.cos(-roll), np.sin(-roll)
+  d = (joints[L_SH, :2] - joints[R_SH, :2]) + (joints[L_HIP, :2] - joints[R_HIP, :2])
+  return np.sign(c * d[0] - s * d[1])
+
+
+def test_views_decide_left_and_right():
+  """Front: the person's left on the image right; back: on the image left."""
+  checked = {"front": 0, "back": 0}
+  for r, info in _with_info(150):
+    if info["view"] in checked and abs(np.cos(info["yaw"])) > 0.9:
+      assert _side_sign(r.joints, info["roll"]) == (1 if info["view"] == "front" else -1)
+      checked[info["view"]] += 1
+  assert min(checked.values()) > 5, checked
+
+
+def test_all_views_presets_and_lying_figures_occur():
+  infos = [info for _, info in _with_info(400, size=64)]
+  views = [i["view"] for i in infos]
+  for v in synthetic.VIEWS:
+    assert views.count(v) > 20, (v, views.count(v))
+  assert 0.5 < views.count("front") / len(views) < 0.7
+  assert set(i["preset"] for i in infos) == set(synthetic.PRESETS)
+  lying = [i for i in infos if i["lying"]]
+  assert 5 <= len(lying) <= 40
+  assert all(abs(abs(i["roll"]) - np.pi / 2) < 0.8 for i in lying)
+  assert all(abs(i["roll"]) <= 0.53 for i in infos if not i["lying"])
+
+
+def test_visibility_comes_from_self_occlusion_occluders_and_the_frame():
+  pairs = _with_info(300, size=64)
+  cause = np.stack([info["cause"] for _, info in pairs])
+  for r, info in pairs:
+    # The visible flag is exactly "nothing hides it"; hidden joints stay annotated.
+    np.testing.assert_array_equal(r.joints[:, 2] > 0, info["cause"] == synthetic.SHOWN)
+    np.testing.assert_array_equal(r.valid == 0, info["cause"] == synthetic.UNANNOTATED)
+  profile = np.array([info["view"].startswith("profile") for _, info in pairs])
+  front = np.array([info["view"] == "front" for _, info in pairs])
+  self_occ = cause == synthetic.SELF_OCCLUDED
+  assert self_occ[profile].mean() > 0.05
+  # Profile views hide far-side limbs far more often than front views.
+  assert self_occ[profile].mean() > 2 * self_occ[front].mean()
+  assert (cause == synthetic.OCCLUDED).any()
+  assert (cause == synthetic.OUTSIDE).any()
+  # In profile the far side (the left when facing image-right) is the one hidden.
+  assert _near_far_hidden([(r.joints, info["view"], info["cause"]) for r, info in pairs])
+
+
+def _near_far_hidden(items):
+  """True when far-side joints are hidden by the body more than twice as often as near ones."""
+  near_of = {"profile_right": "r_", "profile_left": "l_"}
+  counts = {"near": 0, "far": 0}
+  for joints, view, cause in items:
+    if view not in near_of:
+      continue
+    for k, name in enumerate(skel.MPII.joints):
+      if cause[k] == synthetic.SELF_OCCLUDED and name[:2] in ("l_", "r_"):
+        counts["near" if name.startswith(near_of[view]) else "far"] += 1
+  return counts["far"] > 2 * counts["near"]
+
+
+def test_mirrored_examples_are_valid_examples():
+  """np.fliplr of the image with x → W-1-x and swapped labels still obeys the view rules."""
+  perm = skel.MPII.flip_permutation
+  mirror_view = {"front": "front", "back": "back", "profile_left": "profile_right",
+                 "profile_right": "profile_left"}
+  n_checked, mirrored = 0, []
+  for r, info in _with_info(80):
+    image = np.asarray(Image.open(io.BytesIO(r.image)))
+    flipped = np.fliplr(image)
+    assert flipped.shape == image.shape
+    joints = r.joints.copy()
+    joints[:, 0] = np.where(r.valid > 0, image.shape[1] - 1 - joints[:, 0], 0)
+    joints = joints[perm]
+    view, roll = mirror_view[info["view"]], -info["roll"]
+    # Pixel content moves with the labels: each visible joint's pixel is the same colour.
+    for k in np.flatnonzero(r.joints[:, 2] > 0):
+      x, y = np.round(r.joints[k, :2]).astype(int)
+      xm, ym = np.round(joints[perm.tolist().index(k), :2]).astype(int)
+      np.testing.assert_array_equal(image[y, x], flipped[ym, xm])
+    if view in ("front", "back") and abs(np.cos(info["yaw"])) > 0.9:
+      assert _side_sign(joints, roll) == (1 if view == "front" else -1)
+      n_checked += 1
+    mirrored.append((joints, view, info["cause"][perm]))
+  assert n_checked > 10
+  # Profile facing image-left has its left side near: after the mirror the hidden joints
+  # are still on the (relabelled) far side.
+  assert _near_far_hidden(mirrored)
+
+
+def test_crop_box_holds_the_person():
+  for r in _records("validation", 100, size=96):
+    xy = r.joints[:, :2][r.valid > 0]
+    lo, hi = xy.min(0), xy.max(0)
+    half = 200 * r.scale * 1.25 / 2
+    assert (lo >= r.center - half).all() and (hi <= r.center + half).all()
+    # And the box is not absurdly large: the person fills a good part of it.
+    assert (hi - lo).max() >= 0.4 * 200 * r.scale
 
 
 def test_some_joints_are_cut_off_or_occluded():

@@ -34,10 +34,14 @@ def make_config(train_size: int, validation_size: int, test_size: int, seed: int
 
 
 class SyntheticPose(tfds.core.GeneratorBasedBuilder):
-  """Procedural stick people with the 16 MPII joints (see ``sources/synthetic.py``)."""
+  """Procedural people with the 16 MPII joints (see ``sources/synthetic.py``)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Front-facing stick people, MPII joints and annotation conventions."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Front-facing stick people, MPII joints and annotation conventions.",
+      "1.1.0": "Front/back/profile views, pose presets, lying figures, depth-ordered capsules, "
+               "rendered visibility, distractor figures.",
+  }
   BUILDER_CONFIGS = [make_config(4000, 500, 500)]
 
   def _info(self) -> tfds.core.DatasetInfo:
