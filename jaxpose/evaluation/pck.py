@@ -44,16 +44,23 @@ def correct_mask(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, norm: np.n
     return counted & (scaled <= alpha), counted
 
 
-def scaled_distance(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray,
-                    norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """(N, K) ``‖pred − gt‖₂ / norm`` and the (N, K) mask of joints that are scored."""
+def check_joints(pred, gt, valid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """``pred``, ``gt`` as (N, K, 2) float64 and ``valid`` as an (N, K) bool mask; ValueError
+  naming the shapes when they disagree."""
   pred = np.asarray(pred, np.float64)
   gt = np.asarray(gt, np.float64)
   if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 2:
     raise ValueError(f"pred and gt must both be (N, K, 2); got {pred.shape} and {gt.shape}")
-  counted = np.asarray(valid) > 0
-  if counted.shape != pred.shape[:2]:
-    raise ValueError(f"valid must be (N, K) = {pred.shape[:2]}, got {counted.shape}")
+  valid = np.asarray(valid) > 0
+  if valid.shape != pred.shape[:2]:
+    raise ValueError(f"valid must be (N, K) = {pred.shape[:2]}, got {valid.shape}")
+  return pred, gt, valid
+
+
+def scaled_distance(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray,
+                    norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """(N, K) ``‖pred − gt‖₂ / norm`` and the (N, K) mask of joints that are scored."""
+  pred, gt, counted = check_joints(pred, gt, valid)
   norm = np.asarray(norm, np.float64)
   if norm.ndim == 1:
     norm = norm[:, None]

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from jaxpose.evaluation.pck import check_joints
+
 
 def pcp_mask(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray,
              parts: Sequence[tuple[str, int, int]], alpha: float = 0.5
@@ -31,13 +33,7 @@ def pcp_mask(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray,
   Returns:
     (correct, counted): (N, P) booleans; ``correct`` implies ``counted``.
   """
-  pred = np.asarray(pred, np.float64)
-  gt = np.asarray(gt, np.float64)
-  if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 2:
-    raise ValueError(f"pred and gt must both be (N, K, 2); got {pred.shape} and {gt.shape}")
-  valid = np.asarray(valid) > 0
-  if valid.shape != pred.shape[:2]:
-    raise ValueError(f"valid must be (N, K) = {pred.shape[:2]}, got {valid.shape}")
+  pred, gt, valid = check_joints(pred, gt, valid)
   if not parts:
     raise ValueError("PCP needs parts; this skeleton defines none")
   a = np.array([p[1] for p in parts])
