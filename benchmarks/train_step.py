@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from jaxpose import models  # noqa: E402
+from jaxpose import grouping, models  # noqa: E402
 from jaxpose.training import optim, state as state_lib  # noqa: E402
 from jaxpose.training.step import make_train_step  # noqa: E402
 
@@ -42,7 +42,7 @@ def fake_batch(config, batch_size, rng):
 
 
 def main(_):
-  config = FLAGS.config
+  config, _ = grouping.resolve_config(FLAGS.config)  # a PBN's groups, as the trainer resolves them
   bs = int(config.train.batch_size)
   size = int(config.data.image_size)
   model = models.create(config.model)

@@ -4,8 +4,29 @@
 ÷10 at epochs 170 and 220; augmentation scale ±0.25, rotation ±30°, shear ±0.5, flip, colour
 jitter. MPII images are not shipped with the annotations: point `data.root` at a folder with
 the annotations and `images/`.
+
+Part groups (§3.1) are computed at start-up from the training annotations of `data` (mutual
+information + spectral clustering, k = 5: on MPII train exactly Fig. 2b) and stored in
+`model.groups` of the config saved with every checkpoint; a resumed run keeps them.
+`model.grouping` (see `jaxpose/grouping/resolve.py`) holds the strategy:
+
+  strategy     "stat" (k, seed, method, bins, normalize, split) | "body" (the six handcrafted
+               groups) | "file" (file = a JSON of python -m jaxpose.grouping --output=...) |
+               "explicit" (model.groups as written, e.g. --config.model.groups="((0,1),(2,))")
+  overlap      "none" | "paper" (§4.3: shoulders also join their arm's group) | "affinity"
+
+The §4.3 ablations (Fig. 5; the paper runs them with 3 stacks) are one flag each:
+
+  D, W                 --config.model.branch_depth=2 --config.model.branch_width=128
+  number of groups     --config.model.grouping.k=8                 (2, 5, 8, 16)
+  grouping strategy    --config.model.grouping.strategy=body      (stat | body)
+  overlapping groups   --config.model.grouping.overlap=paper
+  feature fusion path  --config.model.fusion=specific             (shared | specific | both)
+  number of stacks     --config.model.num_stacks=3
+  specific layers?     --config.model.head=linear                 (branches | linear | deep)
 """
 from configs import hourglass
+from jaxpose.grouping import resolve
 
 
 def get_config():
@@ -14,7 +35,9 @@ def get_config():
   c.model = c.model.__class__({
       "name": "pbn", "num_joints": 16, "num_stacks": 8, "features": 256, "branch_width": 64,
       "branch_depth": 1, "depth": 4, "num_blocks": 1, "head": "branches", "fusion": "shared",
-      "dtype": "float32"})
+      "dtype": "float32",
+      # () until the trainer resolves model.grouping at start-up.
+      "groups": (), "grouping": resolve.spec("stat", k=5, seed=0)})
   c.data.name = "mpii"
   c.data.train_split = "train"
   c.data.eval_split = "validation"

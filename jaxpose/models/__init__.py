@@ -57,7 +57,9 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
   ``model_cfg``: an ``ml_collections.ConfigDict`` or a mapping. ``overrides`` are fields the
   caller sets whatever the config says (the trainer passes ``bn_axis_name`` under ``pmap``;
   every registered model must accept it). Unknown names or keys raise ``ValueError`` naming
-  them and the allowed choices.
+  them and the allowed choices. ``model.grouping`` (a PBN's grouping strategy) is not passed
+  on: it must already be resolved into ``model.groups`` (``jaxpose.grouping.resolve_config``),
+  else ``ValueError``.
   """
   cfg = dict(model_cfg.to_dict() if hasattr(model_cfg, "to_dict") else model_cfg)
   cfg.update(overrides)
@@ -68,11 +70,28 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
     raise ValueError(f"unknown model.name {name!r} (registered models: {', '.join(sorted(MODELS))})")
   cls = MODELS[name]
   allowed = fields(cls)
+  if "grouping" in cfg:
+    _check_grouping(name, cfg.pop("grouping"), cfg.get("groups"), "groups" in allowed)
   unknown = [k for k in cfg if k not in allowed]
   if unknown:
     raise ValueError("; ".join(f"model.{k} is not a field of {name}" for k in unknown)
                      + f" (fields: {', '.join(allowed)})")
   return cls(**{k: _convert(k, v) for k, v in cfg.items()})
+
+
+def _check_grouping(name: str, grouping: Any, groups: Any, has_groups: bool) -> None:
+  """``model.grouping`` says how to compute ``model.groups`` (``jaxpose/grouping/resolve.py``);
+  it is not a constructor field. The model is built only from resolved groups."""
+  if grouping is None:
+    return
+  if not has_groups:
+    raise ValueError(f"model.grouping is set, but model {name!r} has no groups field")
+  if not groups:
+    strategy = grouping.get("strategy") if hasattr(grouping, "get") else grouping
+    raise ValueError(
+        f"model.grouping.strategy={strategy!r} is not resolved: model.groups is empty. The "
+        f"trainer resolves it at start-up (jaxpose.grouping.resolve_config(config)); call that "
+        f"before models.create, or set model.groups to explicit joint-index groups")
 
 
 register("hourglass")(StackedHourglass)

@@ -70,6 +70,10 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
     raise ValueError(f"model.num_joints={config.model.num_joints}, but dataset "
                      f"{config.data.name} ({datasets.skeleton(config.data).name} skeleton) has "
                      f"{k} joints; set --config.model.num_joints={k}")
+  mngr = checkpoint.manager(workdir, keep=int(t.keep_checkpoints))
+  latest = mngr.latest_step()
+  saved = checkpoint.restore_config(mngr, latest) if latest is not None else None
+  config = _resolve_groups(config, saved, workdir, pidx == 0)
   spe = pipeline.steps_per_epoch(config)
   total = _num_steps(config, spe)
   lr = optim.schedule(t, total, spe)
@@ -79,11 +83,9 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
   size = int(config.data.image_size)
   state = state_lib.create(model, tx, jax.random.PRNGKey(int(config.seed)), (1, size, size, 3))
 
-  mngr = checkpoint.manager(workdir, keep=int(t.keep_checkpoints))
-  latest = mngr.latest_step()
   if latest is not None:
     where = os.path.join(workdir, "checkpoints", str(latest))
-    checkpoint.check_compatible(checkpoint.restore_config(mngr, latest), config, where)
+    checkpoint.check_compatible(saved, config, where)
     state = checkpoint.restore_state(mngr, latest, state)
     if pidx == 0:
       print(f"resumed from {where}", flush=True)
@@ -185,6 +187,24 @@ def _write(writer, prefix: str, scalars: dict, step: int) -> None:
     for k, v in scalars.items():
       if np.isfinite(v):
         tf.summary.scalar(f"{prefix}/{k}", v)
+
+
+def _resolve_groups(config, saved, workdir: str, chief: bool):
+  """``model.grouping`` → explicit ``model.groups`` (PBN, Tang & Wu §3.1), before the model
+  is built and the config is saved, so every checkpoint carries the groups it was trained
+  with; a resumed run reuses the groups of ``saved`` (its latest checkpoint's config).
+  Computed groups are also written to ``WORKDIR/groups.json`` (names and MI, the grouping
+  CLI's format)."""
+  from jaxpose import grouping
+  from jaxpose.data import datasets
+  config, res = grouping.resolve_config(config, saved)
+  if res is not None and chief:
+    skel = datasets.skeleton(config.data)
+    print(grouping.describe(res, skel), flush=True)
+    if saved is None:
+      grouping.save_groups(os.path.join(workdir, "groups.json"), res.groups, skel, res.mi,
+                           source=res.source, grouping=config.model.grouping.to_dict())
+  return config
 
 
 def _init_from(config, state):

@@ -1,0 +1,6 @@
+"""``python -m jaxpose.grouping``: see ``jaxpose/grouping/cli.py``."""
+import sys
+
+from jaxpose.grouping.cli import main
+
+sys.exit(main())
