@@ -1,12 +1,15 @@
 """Evaluate a saved checkpoint with nothing but its workdir, or any system's predictions file.
 
   python evaluate.py --workdir=runs/default [--flip] [--which=best] [--split=test]
+  python evaluate.py --workdir=DIR --flip --multiscale      # Tang & Wu 2019 §4.2: six scales + flip
+  python evaluate.py --workdir=DIR --scales=0.9,1.0,1.1     # any image pyramid (box side × s)
   python evaluate.py --checkpoint=runs/default/checkpoints/1200
   python evaluate.py --workdir=DIR --dataset=lsp --split=test --metrics=pck@0.2,pcp
   python evaluate.py --workdir=DIR --write_predictions=preds.mat      # official MPII layout
   python evaluate.py --predictions=preds.mat --dataset=mpii --split=valid [--gt=gt_valid.mat]
 
-Prints the paper-layout tables and writes WORKDIR/eval/<dataset>_<split>.json (or --output).
+Prints the paper-layout tables and writes WORKDIR/eval/<dataset>_<split>.json (or --output),
+which records the test options "flip" and "scales" beside the metrics.
 """
 from jaxpose import runtime
 
@@ -20,6 +23,11 @@ flags.DEFINE_string("workdir", None, "A training run directory.")
 flags.DEFINE_string("checkpoint", None, "One checkpoint directory (WORKDIR/checkpoints/STEP).")
 flags.DEFINE_enum("which", "latest", ["latest", "best"], "Which checkpoint of --workdir.")
 flags.DEFINE_boolean("flip", None, "Flip test (default: the config's eval.flip).")
+flags.DEFINE_string("scales", None, "Multi-scale test: comma-separated box-size factors, e.g. "
+                    "0.8,0.9,1.0,1.1,1.2,1.3 (s > 1 = wider box, smaller person; default: the "
+                    "config's eval.scales, (1.0,) = single scale). Combines with --flip.")
+flags.DEFINE_boolean("multiscale", False, "Shorthand for the six-scale pyramid of Tang & Wu "
+                     "2019 §4.2 / Yang et al. 2017: --scales=0.8,0.9,1.0,1.1,1.2,1.3.")
 flags.DEFINE_string("split", None, "Split to evaluate (default: the config's data.eval_split).")
 flags.DEFINE_string("dataset", None, "Evaluate on this dataset instead of the config's "
                     "(same joint set needed), or the dataset of --predictions.")
@@ -79,10 +87,29 @@ def _evaluate_predictions_file():
   print(f"wrote {report.write_json(results, '', {'predictions': FLAGS.predictions, 'gt': source}, path=path)}")
 
 
+def _scales():
+  """The --scales / --multiscale choice, or None for the config's eval.scales."""
+  from jaxpose.codecs import heatmap
+  from jaxpose.inference import parse_scales
+  if FLAGS.multiscale and FLAGS.scales is not None:
+    raise app.UsageError("give either --multiscale or --scales, not both")
+  if FLAGS.multiscale:
+    return heatmap.PYRAMID_SCALES
+  if FLAGS.scales is None:
+    return None
+  try:
+    return parse_scales(FLAGS.scales)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+
+
 def main(argv):
   del argv
   if FLAGS.predictions:
+    if FLAGS.scales is not None or FLAGS.multiscale:
+      raise app.UsageError("--scales/--multiscale test a checkpoint; --predictions is a file")
     return _evaluate_predictions_file()
+  scales = _scales()
   from jaxpose import inference
   from jaxpose.evaluation import mpii_format, report
   from jaxpose.training.checkpoint import manager, restore_config
@@ -97,7 +124,8 @@ def main(argv):
   data_overrides = {}
   if FLAGS.dataset:
     data_overrides = {"name": FLAGS.dataset, "root": FLAGS.data_root or "", "skeleton": ""}
-  predictor = inference.load(path, FLAGS.which, flip=flip, data_overrides=data_overrides)
+  predictor = inference.load(path, FLAGS.which, flip=flip, data_overrides=data_overrides,
+                             scales=scales)
   split = _split(FLAGS.split) or predictor.config.data.eval_split
   results = report.evaluate(predictor, split, metrics=FLAGS.metrics, progress=True)
   print(report.format_results(results))

@@ -2,6 +2,15 @@
 
 ``load(path)`` accepts a workdir (latest or best checkpoint) or one checkpoint step
 directory and needs nothing else: the config is stored in the checkpoint.
+
+Test-time options (Tang & Wu 2019 §4.2, after Yang et al. 2017): ``flip`` averages each
+crop's heat maps with the flipped-back maps of its mirror image; ``scales`` (default the
+config's ``eval.scales``; ``(1.0,)`` = the plain crop) is the image pyramid: the eval
+pipeline cuts one crop per scale with the box side × s (``augment.scale_crops``), the
+network runs on each (flip-merged when asked), ``heatmap.merge_scales`` resamples every
+scale's maps exactly into the scale-1 crop's heat-map frame and averages them there, and
+the usual decode → crop → image path follows with the scale-1 ``affine``. The six scales
+of the paper are ``heatmap.PYRAMID_SCALES`` (0.8 … 1.3, from Yang et al.'s code).
 """
 from __future__ import annotations
 
@@ -21,12 +30,37 @@ from jaxpose.training import state as state_lib
 from jaxpose.training.step import make_predict
 
 
-class Predictor:
-  """A model with its variables; ``heatmaps(images)`` runs it on every local device."""
+PYRAMID_SCALES = heatmap_codec.PYRAMID_SCALES
 
-  def __init__(self, config, variables, step: int = 0, flip: bool = False):
+
+def parse_scales(text: str) -> tuple:
+  """``"0.8,0.9,1.0"`` → ``(0.8, 0.9, 1.0)``; ``ValueError`` with the offending value."""
+  items = [t.strip() for t in str(text).split(",")]
+  if not any(items):
+    raise ValueError(f"--scales={text!r} is empty; give comma-separated factors > 0, "
+                     f"e.g. --scales={','.join(map(str, PYRAMID_SCALES))}")
+  if not all(items):
+    raise ValueError(f"--scales={text!r} has an empty entry")
+  return heatmap_codec.check_scales(items)
+
+
+class Predictor:
+  """A model with its variables; ``heatmaps(images)`` runs it on every local device.
+
+  ``scales=None`` takes the config's ``eval.scales``; other scales are written into a copy
+  of the config, so that the evaluation pipeline cuts the matching crops.
+  """
+
+  def __init__(self, config, variables, step: int = 0, flip: bool = False,
+               scales: Optional[tuple] = None):
+    own = heatmap_codec.check_scales(config.get("eval", {}).get("scales", (1.0,)))
+    self.scales = own if scales is None else heatmap_codec.check_scales(scales)
+    if self.scales != own:
+      config = config.copy_and_resolve_references()
+      config.eval.scales = self.scales
     self.config = config
     self.step = step
+    self.flip = bool(flip)
     self.model = models.create(config.model)
     self.skeleton = datasets.skeleton(config.data)
     perm = self.skeleton.flip_permutation if flip else None
@@ -36,6 +70,7 @@ class Predictor:
       self._fn = jax.pmap(predict, devices=jax.local_devices())
     else:
       self._fn = jax.jit(predict)
+    self._merge = jax.jit(lambda *maps: heatmap_codec.merge_scales(maps, self.scales))
     self.update(variables, step)
 
   def update(self, variables, step: int) -> None:
@@ -54,9 +89,27 @@ class Predictor:
       return np.asarray(out).reshape(b, *out.shape[2:])
     return np.asarray(self._fn(self.variables, images))
 
+  def multiscale_heatmaps(self, image_scales: np.ndarray) -> np.ndarray:
+    """(B, n, H, W, 3) crops at ``self.scales`` → (B, h, w, K) maps averaged in the frame
+    of the scale-1 crop's heat map (``heatmap.merge_scales``)."""
+    if image_scales.ndim != 5 or image_scales.shape[1] != len(self.scales):
+      raise ValueError(f"image_scales of shape {image_scales.shape}: expected (B, "
+                       f"{len(self.scales)}, H, W, 3) for scales {self.scales}")
+    maps = [self.heatmaps(image_scales[:, i]) for i in range(len(self.scales))]
+    return np.asarray(self._merge(*maps))
+
   def joints(self, batch: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted joints in image pixels (B, K, 2) and their heat-map maxima (B, K)."""
-    hm = self.heatmaps(batch["image"])
+    """Predicted joints in image pixels (B, K, 2) and their heat-map maxima (B, K).
+
+    Multi-scale (``self.scales != (1.0,)``) reads the batch's ``image_scales``.
+    """
+    if self.scales == (1.0,):
+      hm = self.heatmaps(batch["image"])
+    elif "image_scales" not in batch:
+      raise ValueError(f"scales {self.scales} need the batch key image_scales (built by "
+                       "pipeline.eval_batches when config.eval.scales has those scales)")
+    else:
+      hm = self.multiscale_heatmaps(batch["image_scales"])
     uv, maxvals = heatmap_codec.decode(hm)
     size = int(self.config.data.image_size)
     crop = heatmap_codec.to_crop(uv, size, hm.shape[1])
@@ -105,9 +158,10 @@ def resolve_checkpoint(path: str, which: str = "latest") -> tuple[str, int]:
 
 def load(path: str, which: str = "latest", flip: bool = False,
          overrides: Optional[ml_collections.ConfigDict] = None,
-         data_overrides: Optional[dict] = None) -> Predictor:
+         data_overrides: Optional[dict] = None, scales: Optional[tuple] = None) -> Predictor:
   """A Predictor for the checkpoint at ``path`` (workdir or step directory).
 
+  ``scales`` (None = the checkpoint config's ``eval.scales``) sets the multi-scale test.
   ``data_overrides`` (e.g. ``{"name": "lsp", "root": ""}``) evaluates the network on another
   dataset with the same joint set; a joint-count mismatch is an error.
   """
@@ -133,7 +187,7 @@ def load(path: str, which: str = "latest", flip: bool = False,
   variables = {"params": state.params}
   if state.batch_stats:
     variables["batch_stats"] = state.batch_stats
-  return Predictor(config, variables, step=step, flip=flip)
+  return Predictor(config, variables, step=step, flip=flip, scales=scales)
 
 
 def abstract_state(config):

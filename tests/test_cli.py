@@ -38,6 +38,24 @@ def test_train_then_evaluate(tmp_path, cache_dir):
   with open(os.path.join(workdir, "eval", "synthetic_pose_test.json")) as f:
     doc = json.load(f)
   assert doc["flip"] is True and doc["split"] == "test" and doc["num_examples"] == 8
+  assert doc["scales"] == [1.0]
+  # multi-scale test (Tang & Wu 2019 §4.2) combined with flip, recorded in the JSON and header
+  ms = str(tmp_path / "ms.json")
+  out = _run(["evaluate.py", f"--workdir={workdir}", "--flip", "--scales=0.8,1.0,1.3",
+              "--split=test", f"--output={ms}"], cache_dir)
+  assert "flip test on, scales 0.8,1,1.3" in out
+  with open(ms) as f:
+    doc = json.load(f)
+  assert doc["flip"] is True and doc["scales"] == [0.8, 1.0, 1.3] and doc["num_examples"] == 8
+  assert doc["metrics"]["PCKh@0.5"]["Total"] is not None
+  out = _run(["evaluate.py", f"--workdir={workdir}", "--multiscale", "--split=test",
+              f"--output={ms}"], cache_dir)
+  with open(ms) as f:
+    assert json.load(f)["scales"] == [0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
+  env = dict(os.environ, JAXPOSE_CACHE=cache_dir, JAXPOSE_CPU_TUNING="0")
+  p = subprocess.run([sys.executable, "evaluate.py", f"--workdir={workdir}", "--scales=0.8,0"],
+                     cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert p.returncode != 0 and "must be a finite number > 0" in p.stderr, p.stderr[-2000:]
 
 
 def test_unknown_config_key_is_rejected(tmp_path, cache_dir):

@@ -7,8 +7,9 @@ horizontal flip of the crop, ``x' = S - 1 - x``, is exactly the mirror ``u' = h 
 of the heatmap, so ``flip_back`` needs no one-pixel shift.
 
 Encoders (``encode``, ``encode_pyramid``) are tf, per example, for ``tf.data``. Decoders
-(``decode``, ``to_crop``, ``to_image``, ``flip_back``, ``merge_flip``) take numpy arrays
-or jax arrays (also under ``jit``) and return the same kind.
+(``decode``, ``to_crop``, ``to_image``, ``flip_back``, ``merge_flip``) and the multi-scale
+test's resampling (``from_scale``, ``merge_scales``) take numpy arrays or jax arrays (also
+under ``jit``) and return the same kind.
 """
 from __future__ import annotations
 
@@ -167,3 +168,109 @@ def decode_to_image(heatmaps, image_size: int, affine):
   coords, maxvals = decode(heatmaps)
   h = heatmaps.shape[-3]
   return to_image(to_crop(coords, image_size, h), affine), maxvals
+
+
+# --------------------------------------------------------- multi-scale test (numpy / jax)
+#
+# Testing on an image pyramid (Tang & Wu 2019 §4.2, following Yang et al. 2017 [50]): the
+# person is cropped at several box sizes, each crop's heat maps are brought into the frame
+# of the scale-1 crop's heat map and averaged there, then decoded as usual.
+
+PYRAMID_SCALES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
+"""The six scales of the pyramid test: ``torch.range(0.8, 1.3, 0.1)`` in ``evalPyra.lua`` of
+Yang et al.'s PyraNet code (github.com/bearpaw/PyraNet; [50] in Tang & Wu 2019) and in
+``multiscale_predict.lua`` of the DLCM code of Tang et al. 2018 ([38]; seen in its fork
+idotc/DLMSCM). There each factor multiplies the person box (``scale * 410/256 *
+scaleFactor``, datasets/mpii-lsp.lua), as here: s > 1 widens the box, the person looks
+smaller — the sign of ``augment``'s ``scale_factor``."""
+
+
+def check_scales(scales) -> tuple:
+  """``scales`` as a tuple of floats; raises ``ValueError`` unless it is a non-empty
+  sequence of finite numbers > 0."""
+  if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
+    raise ValueError(f"test scales must be a sequence of numbers, got {scales!r}")
+  scales = list(scales)
+  given = ",".join(str(s) for s in scales)
+  out = []
+  for s in scales:
+    try:
+      v = float(s)
+    except (TypeError, ValueError):
+      raise ValueError(f"test scale {s!r} is not a number (scales {given})") from None
+    if not np.isfinite(v) or v <= 0:
+      raise ValueError(f"test scale {s!r} must be a finite number > 0 (scales {given})")
+    out.append(v)
+  if not out:
+    raise ValueError("test scales are empty; give at least one (1.0 = the plain crop)")
+  return tuple(out)
+
+
+def scale_matrix(size: int, scale: float) -> tuple:
+  """Resampling along one heat-map axis from the scale-``s`` crop into the scale-1 frame.
+
+  Both crops share the box centre, which sits at ``c = (size - 1) / 2`` at heat-map
+  resolution (the crop centre ``(S - 1) / 2`` maps there), and the scale-``s`` box is ``s``
+  times wider, so one image point has ``u1 - c = s · (us - c)``. Common pixel ``u1`` is
+  therefore read at ``us = c + (u1 - c) / s``, linearly between the two nearest pixel
+  centres; within half a pixel of the edge the edge value is held (the outer pixel edges
+  are the map's extent, as everywhere in this codec), and beyond it the scale-``s`` crop
+  saw nothing.
+
+  Returns ``(matrix, inside)``: ``matrix`` (size, size) float32 with ``out = matrix @ in``
+  along the axis (rows of points outside are zero), ``inside`` (size,) float32 0/1 — which
+  common pixels the scale-``s`` map covers.
+  """
+  c = (size - 1) / 2.0
+  u = c + (np.arange(size, dtype=np.float64) - c) / float(scale)
+  inside = (u >= -0.5) & (u <= size - 0.5)
+  t = np.clip(u, 0.0, size - 1.0)
+  i0 = np.minimum(np.floor(t).astype(np.int64), max(size - 2, 0))
+  frac = t - i0
+  m = np.zeros((size, size), np.float64)
+  rows = np.arange(size)
+  m[rows, i0] = 1.0 - frac
+  if size > 1:
+    m[rows, np.minimum(i0 + 1, size - 1)] += frac
+  m[~inside] = 0.0
+  return m.astype(np.float32), inside.astype(np.float32)
+
+
+def from_scale(heatmaps, scale: float):
+  """(..., h, w, K) heat maps of the scale-``s`` crop → the scale-1 crop's heat-map frame.
+
+  Separable linear resampling through ``scale_matrix`` on both axes. Returns the maps
+  (zero where the scale-``s`` crop saw nothing) and the (h, w) 0/1 coverage.
+  """
+  xp = _xp(heatmaps)
+  hm = xp.asarray(heatmaps, dtype=xp.float32)
+  h, w = hm.shape[-3], hm.shape[-2]
+  my, in_y = scale_matrix(h, scale)
+  mx, in_x = scale_matrix(w, scale)
+  if xp is np:
+    kw = {"optimize": True}
+  else:  # exact float32 products also on accelerators that default to reduced precision
+    import jax
+    kw = {"precision": jax.lax.Precision.HIGHEST}
+  out = xp.einsum("yi,...ixk->...yxk", my, hm, **kw)
+  out = xp.einsum("xj,...yjk->...yxk", mx, out, **kw)
+  return out, np.outer(in_y, in_x)
+
+
+def merge_scales(heatmaps_per_scale, scales):
+  """Averages the maps of every scale in the scale-1 frame (``from_scale``).
+
+  Each pixel is the mean over the scales whose crop covered it: a scale < 1 (a tighter
+  box) sees nothing near the border of the scale-1 crop, and counting it there as zero
+  would pull border joints down against the rest of the map. Where every scale covers
+  a pixel this is the plain mean of [50]. Returns (..., h, w, K) of the first map's kind.
+  """
+  scales = check_scales(scales)
+  if len(heatmaps_per_scale) != len(scales):
+    raise ValueError(f"{len(heatmaps_per_scale)} heat maps for {len(scales)} scales")
+  total, count = None, 0.0
+  for hm, s in zip(heatmaps_per_scale, scales):
+    out, cover = from_scale(hm, s)
+    total = out if total is None else total + out
+    count = count + cover
+  return total / np.maximum(count, 1.0)[:, :, None]

@@ -229,6 +229,23 @@ def warp(image, matrix, image_size: int, antialias: bool = True):
   return out
 
 
+def scale_crops(image, center, scale, image_size: int, scales: Sequence[float],
+                scale_pad: float = 1.25, antialias: bool = True):
+  """The plain crop at several box sizes (multi-scale test): (n, S, S, C) float32 in [0, 1].
+
+  Crop i is the crop of ``crop_matrix`` with ``scale_factor = scales[i]`` (box side × s
+  about the same centre; s > 1 shows the person smaller), so ``scales[i] == 1`` is exactly
+  the evaluation crop of ``augment_example``. ``codecs.heatmap.from_scale`` undoes the
+  scaling on the network's heat maps.
+  """
+  crops = []
+  for s in scales:
+    params = dict(identity_params(), scale_factor=tf.constant(float(s), tf.float32))
+    matrix = crop_matrix(center, scale, image_size, params, scale_pad)
+    crops.append(warp(image, matrix, image_size, antialias=antialias))
+  return tf.stack(crops)
+
+
 def color_jitter(image, seed, cfg: Any = None):
   """Brightness, contrast, saturation and per-channel gains, each a factor in ``[1-c, 1+c]``.
 

@@ -6,6 +6,11 @@ augmentation draws from a stateless seed ``(config.seed, position in the stream)
 run resumed at step ``s`` skips the first ``s × host_batch`` raw records (cheap: nothing
 is decoded before the skip). So an interrupted run continues with exactly the batches
 of an uninterrupted one. Only tf ops run per example (no ``py_function``).
+
+Evaluation batches carry, besides the plain crop ``image``, the crops of the multi-scale
+test when ``config.eval.scales`` is not ``(1.0,)``: ``image_scales`` (B, n, S, S, 3), one
+crop per scale, cut here from the image already decoded for ``image`` (tf.data's parallel
+map, no second decode, no Python per example).
 """
 from __future__ import annotations
 
@@ -57,6 +62,8 @@ def example_transform(config, train: bool):
         size / float(pw.crop))
     parts = [(a, b) for _, a, b in skeleton.parts]
   seed0 = int(config.seed)
+  scales = heatmap_codec.check_scales(config.get("eval", {}).get("scales", (1.0,)))
+  scale_pad = float(data.get("scale_pad", 1.25))
 
   def transform(position, record):
     seed = tf.stack([tf.constant(seed0, tf.int64), tf.cast(position, tf.int64)])
@@ -64,8 +71,7 @@ def example_transform(config, train: bool):
     ex = augment.augment_example(
         {"image": image, "joints": record["joints"], "valid": record["valid"],
          "center": record["center"], "scale": record["scale"]},
-        seed, data.augment, size, flip_perm, train=train,
-        scale_pad=float(data.get("scale_pad", 1.25)))
+        seed, data.augment, size, flip_perm, train=train, scale_pad=scale_pad)
     weight = ex["valid"] * ex["inside"]
     out = {"image": (ex["image"] - MEAN) / STD,
            "valid": ex["valid"], "visible": ex["visible"], "affine": ex["affine"]}
@@ -86,6 +92,9 @@ def example_transform(config, train: bool):
     if not train:
       out.update(joints=record["joints"], norm=record["norm"], center=record["center"],
                  scale=record["scale"], index=record["index"])
+      if scales != (1.0,):
+        out["image_scales"] = (augment.scale_crops(
+            image, record["center"], record["scale"], size, scales, scale_pad) - MEAN) / STD
     return out
 
   return transform

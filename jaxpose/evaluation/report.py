@@ -1,7 +1,7 @@
 """Evaluate a predictor on a split: metrics, printed tables, the JSON file scripts read.
 
 ``WORKDIR/eval/<dataset>_<split>.json`` has the stable shape
-``{"step": N, "config": NAME, "dataset": D, "split": S, "flip": bool,
+``{"step": N, "config": NAME, "dataset": D, "split": S, "flip": bool, "scales": [1.0, …],
 "metrics": {"PCKh@0.5": {"Head": …, …, "UBody": …, "Total": …, "Mean": …}, "AUC": {"Total": …},
 "PCP@0.5": {"Torso": …, …, "Total": …, "Mean": …}}, "per_joint": {TITLE: {joint or part: …}}}``
 (percent; ``null`` where nothing could be scored — NaN in the in-memory results). "Total" is the official pooled figure of
@@ -36,14 +36,21 @@ def evaluate(predictor, split: str, metrics=None, progress: bool = False) -> dic
                         datasets.skeleton(cfg.data), visible=visible, crop_height=crop_height,
                         image_height=res.get("image_height"))
   out.update(step=int(predictor.step), config=str(cfg.get("name", "")), dataset=cfg.data.name,
-             split=split, num_examples=int(len(res["pred"])))
+             split=split, num_examples=int(len(res["pred"])),
+             flip=bool(getattr(predictor, "flip", False)),
+             scales=[float(s) for s in getattr(predictor, "scales", (1.0,))])
   out["_predictions"] = res
   return out
 
 
 def format_results(results: dict) -> str:
-  lines = [f"{results['dataset']} / {results['split']}: {results['num_examples']} examples, "
-           f"step {results['step']}"]
+  head = (f"{results['dataset']} / {results['split']}: {results['num_examples']} examples, "
+          f"step {results['step']}")
+  if "flip" in results:
+    head += f", flip test {'on' if results['flip'] else 'off'}"
+  if "scales" in results:
+    head += ", scales " + ",".join(f"{float(s):g}" for s in results["scales"])
+  lines = [head]
   for title, row in results["metrics"].items():
     lines.append(format_table(title, row))
     items = results["per_joint"].get(title, {})
