@@ -1,0 +1,400 @@
+"""Pictures as PNG: skeleton overlays of predictions, and heat maps before/after refinement.
+
+  python -m jaxpose.visualize overlay --workdir=DIR [--split=validation] [--num=16] [--which=best]
+  python -m jaxpose.visualize heatmaps --workdir=DIR --image=PATH [--center=x,y --scale=s]
+  python -m jaxpose.visualize heatmaps --workdir=DIR --index=N [--split=test]
+
+``overlay`` draws the network's predictions (thick sticks coloured by side, filled dots) and the
+ground truth (thin white sticks, rings) on the evaluation crops of the first N records of a split,
+exactly as evaluate.py sees them. Default output ``DIR/eval/<dataset>_<split>_overlay.png``.
+
+``heatmaps`` is Fig. 3 of Ke et al. 2018 (§2.2): for one person, per joint (one row each), the heat
+maps *before* the global keypoint regression network (the last conv-deconv module's GT-scale map,
+``outputs["pyramid"][-1][0]``) and *after* it (the final ``outputs["heatmaps"][-1]``) side by side,
+overlaid on the crop; the first row shows the pose decoded from each column (Fig. 3 a, c). For a
+network without a regression stage (hourglass, PBN) there is one column, the final maps, or with
+``--stacks`` one column per entry of ``outputs["heatmaps"]`` (every stack, then the regression
+output where there is one). The figure is ``(K + 1)`` rows × columns of ``--tile``-pixel squares.
+A file is cropped like the pipeline crops a record (``crop_image``: the same image → crop affine
+and resampling as ``jaxpose.data.augment``); without ``--center/--scale`` the box is the whole
+image (``whole_image_box``: its centre, scale = height / 200, i.e. the image height is taken as
+the person height and padded by ``data.scale_pad`` like any record). Default output
+``DIR/eval/heatmaps_<image stem>.png`` (``heatmaps_<dataset>_<split>_<N>.png`` for ``--index``).
+
+Colours: left joints and limbs blue, right orange, centre (head, neck, torso) yellow. Heat maps
+use the ``jet`` colour map scaled per panel to its own peak (``--vmax`` fixes the scale), and each
+panel is labelled with the joint name and its peak value.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from typing import Optional, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from jaxpose import skeleton as skel
+from jaxpose.data.records import DataError
+
+SIDE_COLOURS = {"left": (30, 144, 255), "right": (255, 110, 30), "centre": (250, 215, 0)}
+GT_COLOUR = (255, 255, 255)
+_SPLIT_ALIASES = {"valid": "validation", "val": "validation"}
+
+
+# ----------------------------------------------------------------------------- drawing
+
+def joint_side(name: str) -> str:
+  """"left" / "right" for ``l_*`` / ``r_*`` joint names, else "centre"."""
+  return "left" if name.startswith("l_") else "right" if name.startswith("r_") else "centre"
+
+
+def limb_side(skeleton: skel.Skeleton, a: int, b: int) -> str:
+  """A limb's side: that of its sided end(s); left–right (e.g. across the shoulders) is centre."""
+  sides = {joint_side(skeleton.joints[a]), joint_side(skeleton.joints[b])} - {"centre"}
+  return sides.pop() if len(sides) == 1 else "centre"
+
+
+def _as_uint8(image) -> np.ndarray:
+  image = np.asarray(image)
+  if image.dtype != np.uint8:
+    image = np.clip(np.round(image.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+  return image
+
+
+def _usable(joints, valid, k: int) -> tuple[np.ndarray, np.ndarray]:
+  joints = np.asarray(joints, np.float64)[:, :2]
+  ok = np.ones(k, bool) if valid is None else np.asarray(valid).reshape(-1) > 0
+  return joints, ok & np.isfinite(joints).all(axis=1)
+
+
+def draw_skeleton(image, joints, skeleton: skel.Skeleton, valid=None, *, gt=None, gt_valid=None,
+                  radius: Optional[int] = None, width: Optional[int] = None) -> np.ndarray:
+  """A copy of ``image`` with the pose drawn on it.
+
+  Args:
+    image: (H, W, 3) uint8, or float in [0, 1].
+    joints: (K, 2) or (K, 3) predicted (or any) joints, pixel centres at integers.
+    skeleton: the joint set (names give the side colours, ``limbs`` the sticks).
+    valid: (K,) 1 = draw; a limb is drawn only when both ends are drawn. NaN joints are skipped.
+    gt, gt_valid: optional ground truth, drawn first (under ``joints``) in a second style: thin
+      white sticks and white rings.
+    radius, width: dot radius and stick width in pixels (default from the image size).
+
+  Returns:
+    (H, W, 3) uint8. Predicted sticks are ``SIDE_COLOURS[limb_side]``, then dots filled with
+    ``SIDE_COLOURS[joint_side]`` (outlined in black) at every drawn joint.
+  """
+  out = Image.fromarray(np.ascontiguousarray(_as_uint8(image)[..., :3]))
+  k = skeleton.num_joints
+  radius = max(2, round(min(out.size) / 80)) if radius is None else radius
+  width = max(1, round(radius * 0.75)) if width is None else width
+  draw = ImageDraw.Draw(out)
+  for pts, v, is_gt in ([(gt, gt_valid, True)] if gt is not None else []) + [(joints, valid, False)]:
+    p, ok = _usable(pts, v, k)
+    for a, b in skeleton.limbs:
+      if ok[a] and ok[b]:
+        draw.line([tuple(p[a]), tuple(p[b])], width=max(1, width // 2) if is_gt else width,
+                  fill=GT_COLOUR if is_gt else SIDE_COLOURS[limb_side(skeleton, a, b)])
+    for j in np.flatnonzero(ok):
+      box = [p[j, 0] - radius, p[j, 1] - radius, p[j, 0] + radius, p[j, 1] + radius]
+      if is_gt:
+        draw.ellipse(box, outline=GT_COLOUR, width=1)
+      else:
+        draw.ellipse(box, fill=SIDE_COLOURS[joint_side(skeleton.joints[j])], outline=(0, 0, 0))
+  return np.asarray(out)
+
+
+def _font(size: int):
+  try:
+    return ImageFont.load_default(size=size)
+  except TypeError:  # Pillow without FreeType: the fixed bitmap font
+    return ImageFont.load_default()
+
+
+def _label(image: Image.Image, text: str, size: int) -> None:
+  """White text on a dark strip at the top-left corner."""
+  draw, font = ImageDraw.Draw(image), _font(size)
+  box = draw.textbbox((3, 2), text, font=font)
+  draw.rectangle([0, 0, box[2] + 3, box[3] + 2], fill=(0, 0, 0))
+  draw.text((3, 2), text, fill=(255, 255, 255), font=font)
+
+
+def _resize(image: np.ndarray, tile: int) -> np.ndarray:
+  return np.asarray(Image.fromarray(image).resize((tile, tile), Image.BILINEAR))
+
+
+def _to_tile(points, size: int, tile: int) -> np.ndarray:
+  """Crop pixels → tile pixels (outer edges coincide, pixel centres at integers)."""
+  return (np.asarray(points, np.float64)[..., :2] + 0.5) * (tile / size) - 0.5
+
+
+def grid(tiles: Sequence[np.ndarray], cols: int) -> np.ndarray:
+  """Equal-size (T, T', 3) tiles in row-major order; empty cells black."""
+  h, w = tiles[0].shape[:2]
+  out = np.zeros((math.ceil(len(tiles) / cols) * h, cols * w, 3), np.uint8)
+  for i, t in enumerate(tiles):
+    r, c = divmod(i, cols)
+    out[r * h:(r + 1) * h, c * w:(c + 1) * w] = t
+  return out
+
+
+def heatmap_tile(crop: np.ndarray, heatmap: np.ndarray, tile: int,
+                 vmax: Optional[float] = None) -> np.ndarray:
+  """One (h, w) heat map in ``jet`` over the dimmed crop; ``vmax`` None = the map's own peak."""
+  from matplotlib import colormaps
+  top = float(np.max(heatmap)) if vmax is None else float(vmax)
+  v = np.clip(np.asarray(heatmap, np.float32) / max(top, 1e-6), 0.0, 1.0)
+  # Bilinear with half-pixel centres: the heat-map grid and the crop share their outer edges.
+  v = np.asarray(Image.fromarray(v).resize((tile, tile), Image.BILINEAR))
+  colour = colormaps["jet"](np.clip(v, 0, 1))[..., :3] * 255.0
+  alpha = (0.25 + 0.6 * np.clip(v, 0, 1))[..., None]
+  base = _resize(crop, tile).astype(np.float32) * 0.6
+  return np.clip(base * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
+
+
+def heatmap_figure(crop: np.ndarray, columns: Sequence[tuple[str, np.ndarray]],
+                   skeleton: skel.Skeleton, tile: int = 160, vmax: Optional[float] = None,
+                   gt=None, gt_valid=None) -> np.ndarray:
+  """Fig. 3 layout: ``(K + 1) * tile`` high, ``len(columns) * tile`` wide, uint8.
+
+  ``crop`` (S, S, 3) uint8; ``columns`` (title, (h, w, K) heat maps) pairs. Row 0: the crop with
+  the pose decoded from each column's maps (and ``gt``/``gt_valid`` in crop pixels, if given);
+  row 1 + k: joint k's map of each column, labelled with its name and peak value.
+  """
+  from jaxpose.codecs import heatmap as heatmap_codec
+  size, font = crop.shape[0], max(9, tile // 14)
+  rows = [[], *([] for _ in range(skeleton.num_joints))]
+  for title, maps in columns:
+    uv, peak = heatmap_codec.decode(np.asarray(maps, np.float32))
+    pose = _to_tile(heatmap_codec.to_crop(uv, size, maps.shape[0]), size, tile)
+    g = None if gt is None else _to_tile(gt, size, tile)
+    head = Image.fromarray(draw_skeleton(_resize(crop, tile), pose, skeleton, peak > 0, gt=g,
+                                         gt_valid=gt_valid))
+    _label(head, title, font)
+    rows[0].append(np.asarray(head))
+    for k, name in enumerate(skeleton.joints):
+      t = Image.fromarray(heatmap_tile(crop, maps[..., k], tile, vmax))
+      _label(t, f"{name} {peak[k]:.2f}", font)
+      rows[1 + k].append(np.asarray(t))
+  return grid([t for row in rows for t in row], len(columns))
+
+
+def save_png(image: np.ndarray, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  Image.fromarray(image).save(path)
+  return path
+
+
+# ------------------------------------------------------------------- crops and the model
+
+def whole_image_box(height: int, width: int) -> tuple[np.ndarray, float]:
+  """(centre, scale) of a box around a whole image: its centre, its height as person height."""
+  return np.array([(width - 1) / 2.0, (height - 1) / 2.0], np.float32), height / 200.0
+
+
+def crop_image(image: np.ndarray, center, scale: float, image_size: int,
+               scale_pad: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+  """The evaluation crop of one image and box: ``(crop (S, S, 3) float32 in [0, 1], affine
+  (2, 3) crop → image)``, by the pipeline's own ``augment.crop_matrix`` and ``augment.warp``
+  (identity augmentation), so a file is seen exactly as a dataset record would be."""
+  from jaxpose.data import augment
+  m = augment.crop_matrix(np.asarray(center, np.float32), np.float32(scale), image_size,
+                          scale_pad=scale_pad)
+  crop = augment.warp(np.asarray(image, np.uint8), m, image_size)
+  return crop.numpy(), augment.invert(m).numpy()[:2]
+
+
+def normalise(crop: np.ndarray) -> np.ndarray:
+  """[0, 1] crop → the network's input (ImageNet mean/std of the pipeline)."""
+  from jaxpose.data.pipeline import MEAN, STD
+  return ((np.asarray(crop, np.float32) - MEAN) / STD).astype(np.float32)
+
+
+def display(image: np.ndarray) -> np.ndarray:
+  """A normalised network input back to uint8 RGB."""
+  from jaxpose.data.pipeline import MEAN, STD
+  return _as_uint8(np.asarray(image, np.float32) * STD + MEAN)
+
+
+def image_to_crop(points, affine) -> np.ndarray:
+  """(K, 2+) image pixels → crop pixels through the inverse of a (2, 3) crop → image affine."""
+  a = np.asarray(affine, np.float64)
+  return (np.asarray(points, np.float64)[:, :2] - a[:, 2]) @ np.linalg.inv(a[:, :2]).T
+
+
+def model_outputs(predictor, images: np.ndarray) -> dict:
+  """Every output of the predictor's network (not only the final maps) as numpy."""
+  import jax
+  fn = jax.jit(lambda v, x: predictor.model.apply(v, x, train=False))
+  return jax.tree_util.tree_map(np.asarray, fn(predictor.variables, np.asarray(images)))
+
+
+def heatmap_columns(outputs: dict, stacks: bool = False, i: int = 0) -> list:
+  """(title, (h, w, K)) panels of example ``i``; see the module docstring."""
+  hms = outputs["heatmaps"]
+  pyramid = outputs.get("pyramid", ())
+  refined = len(pyramid) > 0 and len(hms) == len(pyramid) + 1
+  if stacks:
+    names = [f"stack {s + 1}" for s in range(len(pyramid) if refined else len(hms))]
+    return list(zip(names + (["after regression"] if refined else []), (h[i] for h in hms)))
+  if refined:
+    return [("before regression", pyramid[-1][0][i]),  # the last module's GT-scale map
+            ("after regression", hms[-1][i])]
+  return [("final", hms[-1][i])]
+
+
+# --------------------------------------------------------------------------- commands
+
+def _load(args):
+  """(Predictor, workdir) of ``--workdir``/``--which``, on ``--dataset`` where one is given."""
+  from jaxpose import inference
+  overrides = {}
+  if getattr(args, "dataset", None):
+    overrides = {"name": args.dataset, "root": args.data_root or "", "skeleton": ""}
+  workdir, _ = inference.resolve_checkpoint(args.workdir, args.which)
+  return inference.load(args.workdir, args.which, data_overrides=overrides), workdir
+
+
+def _split(args, config) -> str:
+  return _SPLIT_ALIASES.get(args.split, args.split) if args.split else config.data.eval_split
+
+
+def _examples(cfg, split: str, wanted) -> list:
+  """The evaluation examples (dicts of one record's batch entries) whose record index is in
+  ``wanted``, in index order: a split is stored in no particular order, so it is read until
+  all are found (at most once through)."""
+  from jaxpose.data import pipeline
+  wanted, found = {int(i) for i in wanted}, {}
+  for batch in pipeline.eval_batches(cfg, split, 32):
+    for i in np.flatnonzero(batch["mask"]):
+      if int(batch["index"][i]) in wanted:
+        found[int(batch["index"][i])] = {k: v[i] for k, v in batch.items()}
+    if len(found) == len(wanted):
+      break
+  return [found[j] for j in sorted(found)]
+
+
+def overlay(args) -> str:
+  """``overlay``: predictions and ground truth on the evaluation crops of records 0 … num-1."""
+  from jaxpose.codecs import heatmap as heatmap_codec
+  from jaxpose.inference import Predictor
+  predictor, workdir = _load(args)
+  cfg = predictor.config
+  if args.flip or (args.flip is None and cfg.eval.flip):  # default: as evaluate.py
+    predictor = Predictor(cfg, predictor.variables, predictor.step, flip=True)
+  split, size = _split(args, cfg), int(cfg.data.image_size)
+  tile, tiles = args.tile or max(size, 128), []
+  examples = _examples(cfg, split, range(args.num))
+  for start in range(0, len(examples), 32):
+    chunk = examples[start:start + 32]
+    images = np.stack([e["image"] for e in chunk])
+    pad = -len(chunk) % predictor.n_dev  # Predictor splits a batch over the local devices
+    hm = predictor.heatmaps(np.concatenate([images, np.repeat(images[-1:], pad, 0)]))
+    uv, peak = heatmap_codec.decode(hm[:len(chunk)])
+    pred = heatmap_codec.to_crop(uv, size, hm.shape[1])
+    for e, p, ok in zip(chunk, pred, peak > 0):
+      gt = image_to_crop(e["joints"], e["affine"])
+      t = Image.fromarray(draw_skeleton(
+          _resize(display(e["image"]), tile), _to_tile(p, size, tile), predictor.skeleton, ok,
+          gt=_to_tile(gt, size, tile), gt_valid=e["valid"]))
+      _label(t, f"#{int(e['index'])}", max(9, tile // 14))
+      tiles.append(np.asarray(t))
+  path = args.output or os.path.join(workdir, "eval", f"{cfg.data.name}_{split}_overlay.png")
+  return save_png(grid(tiles, math.ceil(math.sqrt(len(tiles)))), path)
+
+
+def heatmaps(args) -> str:
+  """``heatmaps``: Fig. 3 of Ke et al. 2018 for one image or record."""
+  predictor, workdir = _load(args)
+  cfg = predictor.config
+  size = int(cfg.data.image_size)
+  gt = gt_valid = None
+  if args.index is not None:
+    split = _split(args, cfg)
+    ex = (_examples(cfg, split, [args.index]) or [None])[0]
+    if ex is None:
+      raise DataError(f"{cfg.data.name}/{split}: no record with index {args.index}")
+    x, stem = ex["image"], f"{cfg.data.name}_{split}_{args.index}"
+    gt, gt_valid = image_to_crop(ex["joints"], ex["affine"]), ex["valid"]
+  else:
+    if not os.path.isfile(args.image):
+      raise FileNotFoundError(f"--image: file not found: {args.image}")
+    with Image.open(args.image) as im:
+      image = np.asarray(im.convert("RGB"))
+    center, scale = ((args.center, args.scale) if args.center
+                     else whole_image_box(*image.shape[:2]))
+    crop, _ = crop_image(image, center, scale, size, float(cfg.data.get("scale_pad", 1.25)))
+    x, stem = normalise(crop), os.path.splitext(os.path.basename(args.image))[0]
+  columns = heatmap_columns(model_outputs(predictor, x[None]), args.stacks)
+  fig = heatmap_figure(display(x), columns, predictor.skeleton, args.tile, args.vmax or None,
+                       gt=gt, gt_valid=gt_valid)
+  return save_png(fig, args.output or os.path.join(workdir, "eval", f"heatmaps_{stem}.png"))
+
+
+def _xy(text: str) -> list:
+  try:
+    xy = [float(v) for v in text.split(",")]
+  except ValueError:
+    xy = []
+  if len(xy) != 2:
+    raise argparse.ArgumentTypeError(f"expected x,y, got {text!r}")
+  return xy
+
+
+def parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="python -m jaxpose.visualize",
+                              description=__doc__.split("\n")[0])
+  sub = p.add_subparsers(dest="command", required=True)
+  for name, helptext in (("overlay", "predicted and true skeletons on evaluation crops"),
+                         ("heatmaps", "per-joint heat maps before/after refinement (Ke Fig. 3)")):
+    s = sub.add_parser(name, help=helptext)
+    s.add_argument("--workdir", required=True, help="run directory or WORKDIR/checkpoints/STEP")
+    s.add_argument("--which", choices=("latest", "best"), default="latest")
+    s.add_argument("--split", default=None, help="default: the config's data.eval_split")
+    s.add_argument("--output", default=None, help="PNG path (default under WORKDIR/eval/)")
+  o = sub.choices["overlay"]
+  o.add_argument("--num", type=int, default=16, help="how many records (the split's first)")
+  o.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                 help="flip test (default: the config's eval.flip)")
+  o.add_argument("--dataset", default=None, help="another dataset with the same joints")
+  o.add_argument("--data_root", default=None, help="folder of --dataset's raw files")
+  o.add_argument("--tile", type=int, default=0, help="tile side in pixels (default: crop size)")
+  h = sub.choices["heatmaps"]
+  what = h.add_mutually_exclusive_group(required=True)
+  what.add_argument("--image", default=None, help="an image file")
+  what.add_argument("--index", type=int, default=None, help="record N of --split instead")
+  h.add_argument("--center", type=_xy, default=None, help="x,y person centre in image pixels")
+  h.add_argument("--scale", type=float, default=None, help="person height / 200 px")
+  h.add_argument("--stacks", action="store_true", help="one column per stack (and regression)")
+  h.add_argument("--tile", type=int, default=160, help="panel side in pixels")
+  h.add_argument("--vmax", type=float, default=0.0, help="fixed colour scale (0: per panel)")
+  return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  p = parser()
+  args = p.parse_args(argv)
+  if getattr(args, "num", 1) < 1:
+    p.error("--num must be at least 1")
+  if args.command == "heatmaps":
+    if args.index is None and (args.center is None) != (args.scale is None):
+      p.error("give --center and --scale together (or neither: the whole image)")
+  from jaxpose.training.checkpoint import CheckpointError
+  try:
+    path = overlay(args) if args.command == "overlay" else heatmaps(args)
+  except (DataError, CheckpointError, FileNotFoundError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  print(f"wrote {path}")
+  return 0
+
+
+if __name__ == "__main__":
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+  from absl import logging as absl_logging  # orbax's and tfds's notes on every restore
+  absl_logging.set_verbosity(absl_logging.ERROR)
+  sys.exit(main())
