@@ -251,6 +251,22 @@ def test_hard10_is_mean_of_the_five_columns():
   assert math.isnan(no_vis["Invisible"]) and no_vis["Overall"] == row["Overall"]
 
 
+def test_hard10_pck_uses_the_torso_on_lsp():
+  # Two people; torso (l_shoulder – r_hip) = 100 px, so PCK@0.2 tolerates 20 px.
+  gt = np.zeros((2, 14, 2)) + np.arange(14)[None, :, None] * [3.0, 1.0]
+  gt[:, _ix(LSP, "l_shoulder")] = [0.0, 0.0]
+  gt[:, _ix(LSP, "r_hip")] = [60.0, 80.0]
+  pred = gt.copy()
+  pred[0, _ix(LSP, "r_knee")] += [20.0, 0.0]     # exactly at the threshold: correct
+  pred[1, _ix(LSP, "r_knee")] += [20.01, 0.0]    # just beyond: wrong → Knee (2 + 1) / 4 = 75
+  pred[:, _ix(LSP, "head_top")] += [90.0, 0.0]   # not a hard joint
+  out = compute_metrics(["hard10_pck@0.2"], pred, gt, np.ones((2, 14)), None, LSP)
+  row = out["metrics"]["Hard10-PCK@0.2"]
+  assert row["Overall"] == pytest.approx((100 + 100 + 100 + 75 + 100) / 5)
+  assert math.isnan(row["Invisible"])
+  assert out["per_joint"]["Hard10-PCK@0.2"]["r_knee"] == 50.0
+
+
 # ----------------------------------------------------------------------------- PCP
 
 def _stick(e1, e2, g1=(0.0, 0.0), g2=(10.0, 0.0)):
@@ -339,7 +355,7 @@ def test_ground_truth_against_itself_is_100_everywhere():
     visible = (rng.uniform(size=(n, s.num_joints)) > 0.5).astype(float)
     names = ["pck@0.2", "pck@0.05", "pck_height", "pcp@0.5", "pck_auc", "flic@0", "flic@20"]
     if s is not skel.FLIC:
-      names += ["pckh@0.5", "pckh@0.1", "auc", "pckh_occluded@0.5", "hard10@0.5"]
+      names += ["hard10_pck@0.2", "pckh@0.5", "pckh@0.1", "auc", "pckh_occluded@0.5", "hard10@0.5"]
     out = compute_metrics(names, gt, gt, valid, rng.uniform(5, 30, n), s, visible=visible,
                           crop_height=np.full(n, 256.0))
     assert len(out["metrics"]) == len(names)

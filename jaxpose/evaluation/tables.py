@@ -19,6 +19,8 @@ hard10@α (0.5)      Hard10@α             Tang & Wu §4.3 ablation metric: mean
                                          joints (elbows, wrists, hips, knees, ankles) = mean of the
                                          five L/R columns (their Table 7 "Mean"); columns Invisible /
                                          Visible / Overall as their Table 6 (NaN without ``visible``)
+hard10_pck@α (0.2)  Hard10-PCK@α         the same mean of the ten hard joints with the torso PCK@α
+                                         (LSP has no head boxes; PBN comparison on LSP)
 pcp@α (0.5)         PCP@α                Li et al. eq. (6): both end points within α × GT part length,
                                          either matching of the end points (strict/corrected PCP)
 auc@α_max (0.5)     AUC (or AUC@α_max)   area under the PCKh Total curve, α = 0, 0.01, …, α_max,
@@ -206,6 +208,14 @@ def _pckh_occluded(inp, alpha):
 
 
 def _hard10(inp, alpha):
+  return _hard10_with(inp, alpha, inp.norm)
+
+
+def _hard10_pck(inp, alpha):
+  return _hard10_with(inp, alpha, _torso(inp))
+
+
+def _hard10_with(inp, alpha, norm):
   groups = dict(inp.skeleton.groups)
   missing = [g for g in HARD_GROUPS if g not in groups]
   if missing:
@@ -222,7 +232,7 @@ def _hard10(inp, alpha):
     if mask is None:
       row[name] = float("nan")
       continue
-    per_joint[name] = pck_per_joint(*correct_mask(inp.pred, inp.gt, mask, inp.norm, alpha))
+    per_joint[name] = pck_per_joint(*correct_mask(inp.pred, inp.gt, mask, norm, alpha))
     row[name] = _nanmean([_nanmean(per_joint[name][list(groups[g])]) for g in HARD_GROUPS])
   return row, _per_item([inp.skeleton.joints[j] for j in hard], per_joint["Overall"][hard])
 
@@ -270,6 +280,8 @@ METRICS: dict[str, MetricSpec] = {
                                 _pckh_occluded, "PCKh on invisible joints (Tang & Wu Tab. 3)"),
     "hard10": MetricSpec("Hard10", 0.5, "0.5", ("norm",), _hard10,
                          "mean PCKh of the ten hard joints (Tang & Wu §4.3, Tab. 6-7)"),
+    "hard10_pck": MetricSpec("Hard10-PCK", 0.2, "0.2", (), _hard10_pck,
+                             "the same mean with the torso PCK (LSP: no head boxes)"),
     "pcp": MetricSpec("PCP", 0.5, "0.5", (), _pcp, "strict PCP, Li et al. eq. (6)"),
     "auc": MetricSpec("AUC", 0.5, "0.5", ("norm",), _auc,
                       "area under the PCKh Total curve 0..α_max (official MPII)"),
