@@ -46,8 +46,10 @@ def get_config() -> ml_collections.ConfigDict:
       "color": 0.2})
 
   c.train = ml_collections.ConfigDict()
-  c.train.batch_size = 16
-  c.train.num_steps = 1600
+  # Batch 8 for 3200 steps beat batch 16 for 1600 (same images, 1.3x the time): 73.8% vs 54.0%
+  # PCKh@0.5 on synthetic validation; small batches give more updates in a short run.
+  c.train.batch_size = 8
+  c.train.num_steps = 3200
   c.train.num_epochs = -1
   c.train.optimizer = "rmsprop"
   c.train.learning_rate = 1e-3
@@ -60,13 +62,15 @@ def get_config() -> ml_collections.ConfigDict:
       "decay": 0.1,
   })
   c.train.log_every = 50
-  c.train.eval_every = 800
-  c.train.checkpoint_every = 800
+  c.train.eval_every = 1600
+  c.train.checkpoint_every = 1600
   c.train.keep_checkpoints = 2
   c.train.xla_cpu_tuning = True
 
   c.eval = ml_collections.ConfigDict()
   c.eval.flip = False
+  # Multi-scale test: box-size factors (s > 1 = wider box); (1.0,) = the plain crop,
+  # codecs.heatmap.PYRAMID_SCALES = the six scales of Tang & Wu 2019 §4.2.
   c.eval.scales = (1.0,)
   c.eval.batch_size = 64
   c.eval.metrics = ("pckh@0.5",)

@@ -8,6 +8,7 @@ machine; configs/lsp_cpu.py is the reduced recipe that is).
   python train.py --config=configs/lsp_hourglass.py --config.data.root=/path/to/data
 (`data.root` holds `lsp/` and `lspet/` as released; default `$JAXPOSE_DATA`).
 """
+import configs
 from configs import hourglass
 
 
@@ -15,10 +16,7 @@ def get_config():
   c = hourglass.get_config()
   c.name = "lsp_hourglass"
   c.model.num_stacks = 8
-  c.model.num_joints = 14
-  c.data.name = "lsp_lspet"
-  c.data.train_split = "train"
-  c.data.eval_split = "test"
+  configs.lsp_protocol(c)
   c.data.augment.update(scale=0.25, rotation=30.0, rotation_prob=0.6, flip=True)
   c.train.num_steps = -1
   c.train.num_epochs = 200
@@ -28,5 +26,4 @@ def get_config():
   c.train.checkpoint_every = 5000
   c.train.log_every = 100
   c.eval.flip = True
-  c.eval.metrics = ("pck@0.2", "pcp@0.5")
   return c
