@@ -240,7 +240,8 @@ class PBN(nn.Module):
 
   Fields: ``num_joints`` K; ``num_stacks``; ``features`` (256, the shared width); ``branch_width``
   W and ``branch_depth`` D (§3.2; the paper's benchmark model: W = 64, D = 1); ``groups`` (joint
-  indices per part group, default the five MPII groups of Fig. 2b, ``MPII_STAT_GROUPS``);
+  indices per part group, default the five MPII groups of Fig. 2b, ``MPII_STAT_GROUPS``;
+  configs compute them from ``model.grouping`` at training start-up, ``jaxpose/grouping/resolve.py``);
   ``depth`` (hourglass depth, 4); ``num_blocks`` (bottlenecks per hourglass Residual and in the
   post-hourglass Residual); ``head`` (``"branches"`` = PBN, ``"linear"`` = plain baseline,
   ``"deep"`` = Deep BS, §4.3); ``fusion`` (``"shared"`` = orange path of Fig. 4, the paper's
