@@ -35,10 +35,19 @@ FLAGS = flags.FLAGS
 
 
 def fake_batch(config, batch_size, rng):
+  """Random inputs with every target key the config's pipeline would build (data.targets)."""
   s, h, k = config.data.image_size, config.data.heatmap_size, config.model.num_joints
-  return {"image": rng.normal(size=(batch_size, s, s, 3)).astype(np.float32),
-          "heatmaps": rng.uniform(size=(batch_size, h, h, k)).astype(np.float32),
-          "target_weight": np.ones((batch_size, k), np.float32)}
+  targets = set(config.data.get("targets", ("heatmaps",)))
+  batch = {"image": rng.normal(size=(batch_size, s, s, 3)).astype(np.float32),
+           "heatmaps": rng.uniform(size=(batch_size, h, h, k)).astype(np.float32),
+           "target_weight": np.ones((batch_size, k), np.float32)}
+  if "heatmap_pyramid" in targets:
+    batch["heatmap_pyramid"] = tuple(
+        rng.uniform(size=(batch_size, h // 2 ** i, h // 2 ** i, k)).astype(np.float32)
+        for i in range(int(config.data.get("pyramid_levels", 4))))
+  if "coords" in targets:
+    batch["coords"] = rng.uniform(size=(batch_size, k, 2)).astype(np.float32)
+  return batch
 
 
 def main(_):

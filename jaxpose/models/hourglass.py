@@ -103,6 +103,21 @@ class Hourglass(nn.Module):
     return out
 
 
+def stack_features(y: jax.Array, i: int, features: int, num_blocks: int, train: bool,
+                   dtype: Dtype = jnp.float32, bn_axis_name: str | None = None) -> jax.Array:
+  """Stack ``i``'s features after its hourglass (Newell et al. 2016 §3.4): a Residual of
+  ``num_blocks`` bottlenecks, then 1×1 conv + BN + ReLU — the input of the stack's heat-map head.
+
+  A function, not a module: called inside a ``@nn.compact`` method its layers belong to the
+  caller, named ``res{i}``, ``fc{i}``, ``fc_bn{i}``, so the families that share this tail (MSN,
+  PBN's "shared features" of Tang & Wu §3.2) keep ``StackedHourglass``'s parameter names.
+  """
+  y = Residual(features, num_blocks, dtype=dtype, bn_axis_name=bn_axis_name, name=f"res{i}")(
+      y, train)
+  y = Conv1x1(features, dtype=dtype, name=f"fc{i}")(y)
+  return nn.relu(batch_norm(train, dtype, name=f"fc_bn{i}", axis_name=bn_axis_name)(y))
+
+
 class StackedHourglass(nn.Module):
   """Stacked hourglass network (Newell et al. 2016, §3.4) as in the PyTorch port.
 
@@ -132,11 +147,8 @@ class StackedHourglass(nn.Module):
     for i in range(self.num_stacks):
       y = Hourglass(self.depth, self.features, self.num_blocks, dtype=self.dtype,
                     bn_axis_name=self.bn_axis_name, name=f"hourglass{i}")(x, train)
-      y = Residual(self.features, self.num_blocks, dtype=self.dtype,
-                   bn_axis_name=self.bn_axis_name, name=f"res{i}")(y, train)
-      y = Conv1x1(self.features, dtype=self.dtype, name=f"fc{i}")(y)
-      y = nn.relu(batch_norm(train, self.dtype, name=f"fc_bn{i}",
-                             axis_name=self.bn_axis_name)(y))
+      y = stack_features(y, i, self.features, self.num_blocks, train, self.dtype,
+                         self.bn_axis_name)
       score = Conv1x1(self.num_joints, dtype=self.dtype, name=f"score{i}")(y)
       heatmaps.append(score.astype(jnp.float32))
       if i < self.num_stacks - 1:

@@ -77,8 +77,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpose.models.hourglass import Hourglass, HourglassStem
-from jaxpose.models.layers import (Conv1x1, Residual, batch_norm, check_input, torch_bias_init,
+from jaxpose.models.hourglass import Hourglass, HourglassStem, stack_features
+from jaxpose.models.layers import (Conv1x1, batch_norm, check_input, torch_bias_init,
                                    torch_kernel_init)
 
 Dtype = Any
@@ -176,11 +176,8 @@ class MSN(nn.Module):
       # levels[-1 - j] is the merged output of the deconvolution level at GT/2^j (§2.1).
       coarse = [Conv1x1(self.num_joints, dtype=self.dtype, name=f"scale_head{i}_{d}")(
           levels[-1 - (d.bit_length() - 1)]).astype(jnp.float32) for d in divisors[1:]]
-      y = Residual(self.features, self.num_blocks, dtype=self.dtype,
-                   bn_axis_name=self.bn_axis_name, name=f"res{i}")(y, train)
-      y = Conv1x1(self.features, dtype=self.dtype, name=f"fc{i}")(y)
-      y = nn.relu(batch_norm(train, self.dtype, name=f"fc_bn{i}",
-                             axis_name=self.bn_axis_name)(y))
+      y = stack_features(y, i, self.features, self.num_blocks, train, self.dtype,
+                         self.bn_axis_name)
       score = Conv1x1(self.num_joints, dtype=self.dtype, name=f"score{i}")(y)
       gt = score.astype(jnp.float32)
       heatmaps.append(gt)

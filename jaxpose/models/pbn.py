@@ -64,7 +64,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpose.models.hourglass import Hourglass
+from jaxpose.models.hourglass import Hourglass, stack_features
 from jaxpose.models.layers import (Bottleneck, Conv1x1, Residual, batch_norm, check_input, conv,
                                    max_pool_2x2)
 
@@ -294,10 +294,7 @@ class PBN(nn.Module):
       # Shared features (§3.2): hourglass, residual block at the output resolution, 1×1 + BN + ReLU.
       y = Hourglass(self.depth, self.features, self.num_blocks, name=f"hourglass{i}",
                     **kw)(x, train)
-      y = Residual(self.features, self.num_blocks, name=f"res{i}", **kw)(y, train)
-      y = Conv1x1(self.features, dtype=self.dtype, name=f"fc{i}")(y)
-      shared = nn.relu(batch_norm(train, self.dtype, name=f"fc_bn{i}",
-                                  axis_name=self.bn_axis_name)(y))
+      shared = stack_features(y, i, self.features, self.num_blocks, train, **kw)
       specific = None
       if self.head == "branches":
         score, specific = PartBranches(groups, self.num_joints, self.branch_width,

@@ -12,7 +12,6 @@ import time
 
 import flax.jax_utils
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
