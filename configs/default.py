@@ -67,6 +67,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 2
   c.train.xla_cpu_tuning = True
 
+  c.loss = ml_collections.ConfigDict()
+  # Multi-scale supervision (MSN): "pixels" = Ke et al. eq. (1), each scale's squared error
+  # summed over its pixels (level i weighs 4^-i against GT); "uniform" = every level's
+  # per-pixel mean weighs 1. See jaxpose/losses.py.
+  c.loss.pyramid_weighting = "pixels"
+
   c.eval = ml_collections.ConfigDict()
   c.eval.flip = False
   # Multi-scale test: box-size factors (s > 1 = wider box); (1.0,) = the plain crop,

@@ -36,6 +36,17 @@ def _pyramid_level(pred: jnp.ndarray, targets: tuple) -> int:
                    "raise data.pyramid_levels or lower the model's supervised_scales")
 
 
+PYRAMID_WEIGHTINGS = ("pixels", "uniform")
+
+
+def pyramid_weighting(cfg) -> str:
+  """``cfg.loss.pyramid_weighting`` (default ``"pixels"``, Ke et al. eq. 1); see below."""
+  value = getattr(getattr(cfg, "loss", None), "pyramid_weighting", "pixels")
+  if value not in PYRAMID_WEIGHTINGS:
+    raise ValueError(f"loss.pyramid_weighting={value!r}: expected one of {PYRAMID_WEIGHTINGS}")
+  return value
+
+
 def _multiscale_heatmaps(outputs: dict, batch: dict, cfg=None) -> jnp.ndarray:
   """Multi-scale supervision (Ke et al. 2018, §2.1, eq. 1): Σ over stacks and coarse scales.
 
@@ -44,15 +55,27 @@ def _multiscale_heatmaps(outputs: dict, batch: dict, cfg=None) -> jnp.ndarray:
   directly at that scale by ``codecs.heatmap.encode_pyramid``). Entries at GT resolution (level 0)
   are skipped: by the model protocol they are the stacks' ``heatmaps`` outputs, which the
   ``heatmaps`` term already supervises, so ``heatmap_mse + pyramid_mse`` counts every (stack,
-  scale) map once — L = Σ_i L_i of §2.1. Each L_i is ``heatmap_mse`` (a mean over pixels).
+  scale) map once — L = Σ_i L_i of §2.1.
+
+  Eq. (1) sums each scale's squared error over its pixels (and averages over the joints):
+  ``L_i = 1/N Σ_n Σ_{x,y} (P − G)²``. Every term here is ``heatmap_mse`` (a per-pixel mean, the
+  scale of the GT term) times the level's pixel count over GT's, ``(h_i w_i) / (h w) = 4^-i``:
+  the eq. (1) sum divided by the constant GT pixel count, so the GT and coarse terms keep the
+  paper's ratio while the loss reads like every other model's heat-map MSE. With σ given in each
+  level's own pixels a Gaussian target has about the same energy at every level, so each scale
+  then pulls about equally. ``loss.pyramid_weighting="uniform"`` instead weighs every level's
+  per-pixel mean by 1 (a GT/8 pixel counts 64× a GT pixel), an ablation.
   """
   targets = tuple(batch["heatmap_pyramid"])
+  gt_pixels = targets[0].shape[-3] * targets[0].shape[-2]
+  by_pixels = pyramid_weighting(cfg) == "pixels"
   total = jnp.zeros((), jnp.float32)
   for stack in outputs["pyramid"]:
     for pred in stack:
       level = _pyramid_level(pred, targets)
       if level:
-        total = total + heatmap_mse(pred, targets[level], batch["target_weight"])
+        weight = pred.shape[-3] * pred.shape[-2] / gt_pixels if by_pixels else 1.0
+        total = total + weight * heatmap_mse(pred, targets[level], batch["target_weight"])
   return total
 
 

@@ -5,6 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import ml_collections
 import optax
 import pytest
 
@@ -154,14 +155,31 @@ def test_multiscale_loss_hand_built():
         total += w[b, k] * float(np.sum((p[b, ..., k] - t[b, ..., k]) ** 2))
     return total / p.size
 
+  def sse(p, t):  # eq. (1) summed over pixels, mean over the batch and joints, by loops
+    return mse(p, t) * p.size / (p.shape[0] * K)
+
   expected_gt = mse(stacks[0][0], targets[0]) + mse(stacks[1][0], targets[0]) + mse(refined, targets[0])
-  expected_ms = (mse(stacks[0][1], targets[1]) + mse(stacks[0][2], targets[2])
-                 + mse(stacks[1][1], targets[1]))
+  # Eq. (1): every scale's error summed over its pixels; the loss is that divided by GT's 8×8.
+  expected_ms = (sse(stacks[0][1], targets[1]) + sse(stacks[0][2], targets[2])
+                 + sse(stacks[1][1], targets[1])) / 64
+  np.testing.assert_allclose(expected_ms, mse(stacks[0][1], targets[1]) / 4
+                             + mse(stacks[0][2], targets[2]) / 16
+                             + mse(stacks[1][1], targets[1]) / 4, rtol=1e-6)
   total, terms = losses.compute(outputs, batch, None)
   assert set(terms) == {"heatmap_mse", "pyramid_mse"}
   np.testing.assert_allclose(terms["heatmap_mse"], expected_gt, rtol=1e-5)
   np.testing.assert_allclose(terms["pyramid_mse"], expected_ms, rtol=1e-5)  # GT not counted twice
   np.testing.assert_allclose(total, expected_gt + expected_ms, rtol=1e-5)
+  np.testing.assert_allclose(  # the GT term is eq. (1) over GT's pixels, divided by them
+      terms["heatmap_mse"], sum(sse(h, targets[0]) for h in outputs["heatmaps"]) / 64, rtol=1e-5)
+
+  # "uniform": every level's per-pixel mean weighs 1.
+  uniform = ml_collections.ConfigDict({"loss": {"pyramid_weighting": "uniform"}})
+  _, terms = losses.compute(outputs, batch, uniform)
+  np.testing.assert_allclose(terms["pyramid_mse"], mse(stacks[0][1], targets[1]) + mse(
+      stacks[0][2], targets[2]) + mse(stacks[1][1], targets[1]), rtol=1e-5)
+  with pytest.raises(ValueError, match="pyramid_weighting='sum'.*pixels"):
+    losses.compute(outputs, batch, ml_collections.ConfigDict({"loss": {"pyramid_weighting": "sum"}}))
 
 
 def test_multiscale_loss_missing_level():
@@ -172,7 +190,8 @@ def test_multiscale_loss_missing_level():
 
 
 def test_supervised_scales_switch_changes_the_loss_terms(tiny_variables):
-  """With n supervised scales each stack adds the MSE of its maps at GT/2 … GT/2^(n-1)."""
+  """With n supervised scales each stack adds the MSE of its maps at GT/2 … GT/2^(n-1),
+  weighted 4^-j (eq. 1 sums over pixels)."""
   batch = _batch()
   apply = lambda n: jax.jit(lambda v, x: MSN(**TINY, supervised_scales=n, regression=False).apply(
       v, x, train=False))(tiny_variables, batch["image"])
@@ -187,7 +206,8 @@ def test_supervised_scales_switch_changes_the_loss_terms(tiny_variables):
       for a, b in zip(s_n, s_full):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     _, terms = losses.compute(out, batch, None)
-    np.testing.assert_allclose(terms["pyramid_mse"], sum(per_scale[1:n]), rtol=1e-5, atol=1e-7)
+    expected = sum(v / 4 ** j for j, v in enumerate(per_scale[:n]) if j)  # eq. (1) weights
+    np.testing.assert_allclose(terms["pyramid_mse"], expected, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(terms["heatmap_mse"], per_scale[0], rtol=1e-5)
 
 

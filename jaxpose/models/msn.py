@@ -31,10 +31,13 @@ Outputs (the model output protocol of ``docs/DESIGN.md``) and which loss term su
   ``heatmap_mse + pyramid_mse`` is L = Σ_i L_i of §2.1 over every (stack, scale) once, plus the
   regression output at GT.
 
-Loss normalisation: eq. 1 sums the squared error over pixels and averages over joints; the text calls
-it a mean square error. ``heatmap_mse`` averages over pixels too, which rescales L_i by the constant
-1/(h_i·w_i·B): every scale then weighs the same per unit of mean error (with the pixel sum the GT/8
-term would be 64× lighter than GT).
+Loss normalisation: eq. 1 sums each scale's squared error over its pixels and averages over the
+joints (the text calls it a mean square error). ``jaxpose.losses`` keeps that ratio between scales —
+level i weighs (h_i·w_i)/(h·w) = 4^-i against GT on a per-pixel mean, i.e. eq. 1 divided by the
+constant GT pixel count — so, with σ in each level's own pixels (about the same target energy at
+every level), every scale pulls about equally. ``loss.pyramid_weighting="uniform"`` weighs every
+level's per-pixel mean by 1 instead (GT/8 then counts 64× per pixel), the choice of this library
+before 2026-12; the README's reduced ablation compares the two.
 
 Pyramid targets: ``codecs.heatmap.encode_pyramid`` renders each scale's Gaussians directly at that
 scale's resolution (σ in that scale's pixels, with its own sub-pixel coordinate mapping) instead of
