@@ -19,15 +19,20 @@ import os  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
+from jaxpose.errors import exit_on_user_error  # noqa: E402
+
 flags.DEFINE_string("workdir", None, "A training run directory.")
 flags.DEFINE_string("checkpoint", None, "One checkpoint directory (WORKDIR/checkpoints/STEP).")
-flags.DEFINE_enum("which", "latest", ["latest", "best"], "Which checkpoint of --workdir.")
+flags.DEFINE_enum("which", None, ["latest", "best"], "Which checkpoint of --workdir (default: "
+                  "the config's eval.checkpoint).")
 flags.DEFINE_boolean("flip", None, "Flip test (default: the config's eval.flip).")
 flags.DEFINE_string("scales", None, "Multi-scale test: comma-separated box-size factors, e.g. "
                     "0.8,0.9,1.0,1.1,1.2,1.3 (s > 1 = wider box, smaller person; default: the "
                     "config's eval.scales, (1.0,) = single scale). Combines with --flip.")
 flags.DEFINE_boolean("multiscale", False, "Shorthand for the six-scale pyramid of Tang & Wu "
                      "2019 §4.2 / Yang et al. 2017: --scales=0.8,0.9,1.0,1.1,1.2,1.3.")
+flags.DEFINE_integer("batch_size", None, "Evaluation batch (default: the config's "
+                     "eval.batch_size); any size works on any number of devices.", lower_bound=1)
 flags.DEFINE_string("split", None, "Split to evaluate (default: the config's data.eval_split).")
 flags.DEFINE_string("dataset", None, "Evaluate on this dataset instead of the config's "
                     "(same joint set needed), or the dataset of --predictions.")
@@ -44,44 +49,31 @@ flags.DEFINE_string("write_predictions", None, "Also write the checkpoint's pred
                     "official MPII layout (.mat or .h5).")
 FLAGS = flags.FLAGS
 
-_SPLIT_ALIASES = {"valid": "validation", "val": "validation"}
-
 
 def _split(name):
-  return _SPLIT_ALIASES.get(name, name) if name else name
+  """The split name with its aliases resolved ("valid" → "validation"); None stays None."""
+  from jaxpose.data import datasets  # tf-free; the one alias table
+  return datasets.canonical_split(name)
 
 
 def _evaluate_predictions_file():
   """--predictions: any system's predictions against the annotations or an official gt file."""
   from jaxpose import skeleton as skel
-  from jaxpose.data import sources
+  from jaxpose.data import datasets, sources
   from jaxpose.evaluation import mpii_format, report
-  from jaxpose.evaluation.tables import compute_metrics
-  import numpy as np
 
   dataset = FLAGS.dataset or "mpii"
   split = _split(FLAGS.split) or "validation"
-  metrics = FLAGS.metrics or ["pckh@0.5", "pckh@0.1", "auc"]
-  preds = mpii_format.read_predictions(FLAGS.predictions)
   if FLAGS.gt:
-    gt = mpii_format.read_gt_valid(FLAGS.gt)
-    joints, valid, norm, visible, source = gt.gt, gt.valid, gt.norm, None, FLAGS.gt
-  else:
-    records = sources.read_split(dataset, split, FLAGS.data_root)
-    joints = np.stack([r.joints[:, :2] for r in records])
-    valid = np.stack([r.valid for r in records])
-    visible = np.stack([r.visible for r in records])
-    norm = np.array([r.norm for r in records])
+    gt = source = FLAGS.gt
+  else:  # the split's annotations, in the order the predictions file must follow
+    gt = mpii_format.GtValid.from_records(sources.read_split(dataset, split, FLAGS.data_root))
     source = f"{dataset}/{split}"
-  if len(preds) != len(joints):
-    raise app.UsageError(f"{FLAGS.predictions}: {len(preds)} predictions, but {source} has "
-                         f"{len(joints)} people")
-  skeleton = skel.get(sources.SKELETONS[dataset])
-  if preds.shape[1] != skeleton.num_joints:
-    raise app.UsageError(f"{FLAGS.predictions}: {preds.shape[1]} joints per person, "
-                         f"{dataset} has {skeleton.num_joints}")
-  results = compute_metrics(metrics, preds, joints, valid, norm, skeleton, visible=visible)
-  results.update(step=None, config="", dataset=dataset, split=split, num_examples=len(preds))
+  # A file in the wrong layout or for other people raises FormatError, a user error.
+  results = mpii_format.evaluate_files(
+      FLAGS.predictions, gt, FLAGS.metrics or mpii_format.DEFAULT_METRICS,
+      skeleton=skel.get(datasets.get(dataset).skeleton), source=source)
+  results.update(step=None, config="", dataset=dataset, split=split)
   print(report.format_results(results))
   path = FLAGS.output or os.path.splitext(FLAGS.predictions)[0] + "_eval.json"
   print(f"wrote {report.write_json(results, '', {'predictions': FLAGS.predictions, 'gt': source}, path=path)}")
@@ -103,6 +95,7 @@ def _scales():
     raise app.UsageError(str(e)) from None
 
 
+@exit_on_user_error
 def main(argv):
   del argv
   if FLAGS.predictions:
@@ -110,24 +103,33 @@ def main(argv):
       raise app.UsageError("--scales/--multiscale test a checkpoint; --predictions is a file")
     return _evaluate_predictions_file()
   scales = _scales()
-  from jaxpose import inference
-  from jaxpose.evaluation import mpii_format, report
-  from jaxpose.training.checkpoint import manager, restore_config
+  from jaxpose import checkpoint, config_check, inference
+  from jaxpose.evaluation import report
+  from jaxpose.formats import mpii as mpii_format
 
   path = FLAGS.checkpoint or FLAGS.workdir
   if not path:
     raise app.UsageError("give --workdir=DIR, --checkpoint=DIR/checkpoints/STEP or "
                          "--predictions=FILE")
-  workdir, step = inference.resolve_checkpoint(path, FLAGS.which)
-  config = restore_config(manager(workdir, read_only=True), step)
+  if FLAGS.which is None and not FLAGS.checkpoint:  # the config's eval.checkpoint
+    wd, latest = inference.resolve_checkpoint(path, "latest")
+    saved = checkpoint.restore_config(checkpoint.manager(wd, read_only=True), latest)
+    which = saved.eval.get("checkpoint", "latest")
+  else:
+    which = FLAGS.which or "latest"
+  workdir, step = inference.resolve_checkpoint(path, which)
+  config = checkpoint.restore_config(checkpoint.manager(workdir, read_only=True), step)
   flip = bool(config.eval.flip) if FLAGS.flip is None else FLAGS.flip
   data_overrides = {}
   if FLAGS.dataset:
     data_overrides = {"name": FLAGS.dataset, "root": FLAGS.data_root or "", "skeleton": ""}
-  predictor = inference.load(path, FLAGS.which, flip=flip, data_overrides=data_overrides,
+  predictor = inference.load(path, which, flip=flip, data_overrides=data_overrides,
                              scales=scales)
   split = _split(FLAGS.split) or predictor.config.data.eval_split
-  results = report.evaluate(predictor, split, metrics=FLAGS.metrics, progress=True)
+  if FLAGS.metrics:
+    config_check.check_metrics(FLAGS.metrics, predictor.family)
+  results = inference.evaluate(predictor, split, metrics=FLAGS.metrics, progress=True,
+                               batch_size=FLAGS.batch_size)
   print(report.format_results(results))
   extra = {"flip": flip, "checkpoint": os.path.join(workdir, "checkpoints", str(step))}
   print(f"wrote {report.write_json(results, workdir, extra, path=FLAGS.output)}")

@@ -5,7 +5,9 @@
 
 Any config value can be overridden with --config.KEY=VALUE. Re-running with the same
 workdir resumes from its latest checkpoint. After training, the final checkpoint is
-evaluated on data.eval_split and the PCKh table is printed.
+evaluated on data.eval_split (the checkpoint eval.checkpoint names: latest or best) and
+its tables are printed. A config value out of range, bad data or an unusable checkpoint
+ends in one line ``error: …`` (exit status 2).
 
 Several hosts: start one process per host with --coordinator=HOST:PORT
 --num_processes=N --process_id=I (or --distributed=auto where JAX can detect the
@@ -20,6 +22,8 @@ import sys  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
+
+from jaxpose.errors import exit_on_user_error  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:  # configs/ imports configs.default
@@ -41,13 +45,16 @@ FLAGS = flags.FLAGS
 def init_distributed() -> None:
   import jax
   if FLAGS.coordinator and FLAGS.num_processes > 1:
-    if jax.default_backend() == "cpu" or os.environ.get("JAX_PLATFORMS", "") == "cpu":
-      jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # Collectives between CPU processes need gloo. Set unconditionally: asking for the
+    # backend here (jax.default_backend()) would initialise it before jax.distributed can,
+    # and the setting does not touch GPU/TPU clients.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
   elif FLAGS.distributed == "auto":
     jax.distributed.initialize()
 
 
+@exit_on_user_error
 def main(argv):
   del argv
   init_distributed()
@@ -62,13 +69,18 @@ def main(argv):
     print(f"JAX {jax.__version__} on {jax.default_backend()}: {jax.process_count()} processes, "
           f"{jax.device_count()} devices; workdir {workdir}", flush=True)
   loop.train(config, workdir)
-  if FLAGS.eval and jax.process_index() == 0:
-    predictor = inference.load(workdir, "latest", flip=bool(config.eval.flip))
-    results = report.evaluate(predictor, config.data.eval_split, progress=True)
-    path = report.write_json(results, workdir, {"flip": bool(config.eval.flip),
-                                                "checkpoint": "latest"})
-    print(report.format_results(results))
-    print(f"wrote {path}")
+  if FLAGS.eval:
+    # Every process evaluates (opening the checkpoints is a collective step in orbax under
+    # jax.distributed); process 0 prints and writes the results.
+    which = config.eval.get("checkpoint", "latest")
+    predictor = inference.load(workdir, which, flip=bool(config.eval.flip))
+    results = inference.evaluate(predictor, config.data.eval_split,
+                                 progress=jax.process_index() == 0)
+    if jax.process_index() == 0:
+      path = report.write_json(results, workdir, {"flip": bool(config.eval.flip),
+                                                  "checkpoint": which})
+      print(report.format_results(results))
+      print(f"wrote {path}")
 
 
 if __name__ == "__main__":

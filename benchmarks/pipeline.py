@@ -26,10 +26,12 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
+  from jaxpose import families
   from jaxpose.data import pipeline
   config = FLAGS.config
   bs = int(config.train.batch_size)
-  it = pipeline.train_iterator(config, bs)
+  targets = families.get(config).targets()
+  it = pipeline.train_iterator(config, bs, targets=targets)
   t0 = time.perf_counter()
   for _ in range(FLAGS.warmup):
     batch = next(it)
@@ -39,7 +41,7 @@ def main(_):
     batch = next(it)
   dt = time.perf_counter() - t0
   shapes = {k: np.shape(v) for k, v in batch.items() if not isinstance(v, tuple)}
-  print(f"dataset={config.data.name} targets={tuple(config.data.targets)} batch={bs} "
+  print(f"dataset={config.data.name} targets={targets} batch={bs} "
         f"cpus={os.cpu_count()} | warm-up {warm:.1f} s | {FLAGS.batches * bs / dt:.1f} images/s "
         f"({dt / FLAGS.batches * 1e3:.1f} ms/batch)")
   print("batch:", shapes)

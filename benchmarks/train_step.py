@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from jaxpose import grouping, models  # noqa: E402
+from jaxpose import families, grouping, models  # noqa: E402
 from jaxpose.training import optim, state as state_lib  # noqa: E402
 from jaxpose.training.step import make_train_step  # noqa: E402
 
@@ -34,13 +34,16 @@ flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.")
 FLAGS = flags.FLAGS
 
 
-def fake_batch(config, batch_size, rng):
-  """Random inputs with every target key the config's pipeline would build (data.targets)."""
-  s, h, k = config.data.image_size, config.data.heatmap_size, config.model.num_joints
-  targets = set(config.data.get("targets", ("heatmaps",)))
+def fake_batch(config, family, batch_size, rng):
+  """Random inputs with every target key the model's family asks the pipeline for."""
+  s, h, k = config.data.image_size, config.data.get("heatmap_size", 1), config.model.num_joints
+  targets = set(family.targets())
   batch = {"image": rng.normal(size=(batch_size, s, s, 3)).astype(np.float32),
-           "heatmaps": rng.uniform(size=(batch_size, h, h, k)).astype(np.float32),
            "target_weight": np.ones((batch_size, k), np.float32)}
+  if "heatmaps" in targets:
+    batch["heatmaps"] = rng.uniform(size=(batch_size, h, h, k)).astype(np.float32)
+  if "present" in targets:
+    batch["present"] = (rng.uniform(size=(batch_size, k)) > 0.2).astype(np.float32)
   if "heatmap_pyramid" in targets:
     batch["heatmap_pyramid"] = tuple(
         rng.uniform(size=(batch_size, h // 2 ** i, h // 2 ** i, k)).astype(np.float32)
@@ -57,8 +60,9 @@ def main(_):
   model = models.create(config.model)
   tx = optim.optimizer(config.train, optim.schedule(config.train, 1000, 100))
   state = state_lib.create(model, tx, jax.random.PRNGKey(0), (1, size, size, 3))
-  batch = jax.device_put(fake_batch(config, bs, np.random.default_rng(0)))
-  step = jax.jit(make_train_step(model, tx, config), donate_argnums=(0,))
+  family = families.get(config)
+  batch = jax.device_put(fake_batch(config, family, bs, np.random.default_rng(0)))
+  step = jax.jit(make_train_step(model, tx, family), donate_argnums=(0,))
   t0 = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0

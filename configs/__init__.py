@@ -1,4 +1,4 @@
-"""Recipes (``get_config()`` per file) and the two blocks several of them share."""
+"""Recipes (``get_config()`` per file) and the blocks several of them share."""
 
 
 def lsp_protocol(c, metrics=("pck@0.2", "hard10_pck@0.2", "pcp@0.5")):
@@ -33,4 +33,17 @@ def cpu_budget(c, features: int, steps: int):
   c.train.eval_every = 2000
   c.train.checkpoint_every = 2000
   c.train.log_every = 100
+  return c
+
+
+def epoch_schedule(c, epochs: int, boundaries):
+  """The paper-scale step decay: ``epochs`` epochs (``num_steps`` unset, so epochs decide the
+  length), no warm-up, learning rate × ``train.schedule.decay`` (÷10) at each epoch in
+  ``boundaries`` — the recipes of configs/lsp_hourglass.py (200 epochs, ÷10 at 150 and 190),
+  msn_mpii.py (Ke et al. 2018 §3: 100 epochs "with decay") and pbn_mpii.py (Tang & Wu 2019
+  §4.1: 250 epochs, ÷10 at 170 and 220)."""
+  c.train.num_steps = -1
+  c.train.num_epochs = epochs
+  c.train.schedule.update(name="piecewise", warmup_steps=0, boundaries=tuple(boundaries),
+                          boundary_unit="epoch")
   return c

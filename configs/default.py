@@ -33,8 +33,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.data.scale_pad = 1.25
   c.data.shuffle_buffer = 4096
   c.data.cache = True
-  # Which targets the pipeline builds; a model family asks for the keys it needs.
-  c.data.targets = ("heatmaps",)
   c.data.pyramid_levels = 4
   c.data.part_windows = ml_collections.ConfigDict(
       {"crop": 112, "window": 30, "grid": 8, "beta": 0.3})
@@ -65,9 +63,14 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.eval_every = 1600
   c.train.checkpoint_every = 1600
   c.train.keep_checkpoints = 2
-  c.train.xla_cpu_tuning = True
 
   c.loss = ml_collections.ConfigDict()
+  # Weights of the family's loss terms (None = 1). A weight for a term the model's family does
+  # not produce is an error. Terms: heatmaps (every heat-map family), pyramid (MSN), coords and
+  # visibility (coordinate regressors).
+  c.loss.weights = ml_collections.ConfigDict(
+      {t: ml_collections.config_dict.placeholder(float)
+       for t in ("heatmaps", "pyramid", "coords", "visibility")})
   # Multi-scale supervision (MSN): "pixels" = Ke et al. eq. (1), each scale's squared error
   # summed over its pixels (level i weighs 4^-i against GT); "uniform" = every level's
   # per-pixel mean weighs 1. See jaxpose/losses.py.
@@ -80,5 +83,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.eval.scales = (1.0,)
   c.eval.batch_size = 64
   c.eval.metrics = ("pckh@0.5",)
-  c.eval.checkpoint = "latest"  # latest | best
+  c.eval.checkpoint = "latest"  # latest | best: what train.py's final and evaluate.py's
+                                # default evaluation read
   return c

@@ -18,10 +18,7 @@ def get_config():
   c.model.num_stacks = 8
   configs.lsp_protocol(c)
   c.data.augment.update(scale=0.25, rotation=30.0, rotation_prob=0.6, flip=True)
-  c.train.num_steps = -1
-  c.train.num_epochs = 200
-  c.train.schedule.update(name="piecewise", warmup_steps=0, boundaries=(150, 190),
-                          boundary_unit="epoch")
+  configs.epoch_schedule(c, epochs=200, boundaries=(150, 190))
   c.train.eval_every = 5000
   c.train.checkpoint_every = 5000
   c.train.log_every = 100

@@ -1,6 +1,7 @@
 """Multi-scale supervised network on MPII as Ke et al. 2018 §3: 4 conv-deconv stacks of
 64 channels (§3.2), supervision at GT, GT/2, GT/4, GT/8 (§2.1), global keypoint regression
 (§2.2); Adam 5e-4 with step decay, 100 epochs, the standard augmentation."""
+import configs
 from configs import hourglass
 
 
@@ -13,14 +14,10 @@ def get_config():
   c.data.name = "mpii"
   c.data.train_split = "train"
   c.data.eval_split = "validation"
-  c.data.targets = ("heatmaps", "heatmap_pyramid")
   c.data.pyramid_levels = 4
   c.train.optimizer = "adam"
   c.train.learning_rate = 5e-4
-  c.train.num_steps = -1
-  c.train.num_epochs = 100
-  c.train.schedule.update(name="piecewise", warmup_steps=0, boundaries=(60, 90),
-                          boundary_unit="epoch")
+  configs.epoch_schedule(c, epochs=100, boundaries=(60, 90))
   c.train.eval_every = 5000
   c.train.checkpoint_every = 5000
   c.train.log_every = 100

@@ -25,6 +25,7 @@ The §4.3 ablations (Fig. 5; the paper runs them with 3 stacks) are one flag eac
   number of stacks     --config.model.num_stacks=3
   specific layers?     --config.model.head=linear                 (branches | linear | deep)
 """
+import configs
 from configs import hourglass
 from jaxpose.grouping import resolve
 
@@ -45,10 +46,7 @@ def get_config():
                         color=0.2)
   c.train.learning_rate = 2.5e-4
   c.train.batch_size = 16
-  c.train.num_steps = -1
-  c.train.num_epochs = 250
-  c.train.schedule.update(name="piecewise", warmup_steps=0, boundaries=(170, 220),
-                          boundary_unit="epoch")
+  configs.epoch_schedule(c, epochs=250, boundaries=(170, 220))
   c.train.eval_every = 5000
   c.train.checkpoint_every = 5000
   c.train.log_every = 100

@@ -1,9 +1,15 @@
 """Orbax checkpoints under ``WORKDIR/checkpoints`` with the config saved beside them.
 
-Each step directory holds two items: ``state`` (the whole ``TrainState``) and ``config``
-(the run's config as JSON), so ``evaluate.py --checkpoint=WORKDIR/checkpoints/STEP``
-needs nothing else. The manager keeps the last ``keep`` checkpoints and, in addition,
-the best one by the validation metric it was saved with.
+Each step directory holds two items: ``state`` (the whole ``TrainState``: step, params,
+batch_stats, opt_state, rng) and ``config`` (the run's config as JSON), so
+``evaluate.py --checkpoint=WORKDIR/checkpoints/STEP`` needs nothing else. The manager keeps
+the last ``keep`` checkpoints and, in addition, the best one by the validation metric it
+was saved with (``BEST_METRIC``: the family's main metric, e.g. PCKh@0.5 Total, whatever
+its name; the name itself is stored beside it as ``METRIC_NAME``).
+
+This module sits below both ``inference`` (which restores only parameters and BatchNorm
+statistics, ``restore_variables``, and never builds an optimizer) and ``training`` (which
+saves and resumes whole states).
 """
 from __future__ import annotations
 
@@ -13,19 +19,23 @@ from typing import Optional
 
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 
-BEST_METRIC = "val_pckh"
+from jaxpose.errors import CheckpointError
 
-
-class CheckpointError(RuntimeError):
-  """A checkpoint that cannot be used here; the message names it."""
+# A checkpoint's metrics: {BEST_METRIC: value, METRIC_NAME: "PCKh@0.5 Total"} (the table
+# title and column the value is). Checkpoints before 2026-12 stored only "val_pckh", which
+# was not always PCKh; still read as the score.
+BEST_METRIC = "validation_score"
+METRIC_NAME = "validation_metric"
+_OLD_BEST_METRIC = "val_pckh"
 
 
 def manager(workdir: str, keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
   directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-  best = lambda metrics: metrics[BEST_METRIC]
+  best = lambda metrics: metrics.get(BEST_METRIC, metrics.get(_OLD_BEST_METRIC))
   options = ocp.CheckpointManagerOptions(
       best_fn=best, best_mode="max",
       preservation_policy=None if read_only else pp.AnyPreservationPolicy([
@@ -64,6 +74,50 @@ def restore_state(mngr: ocp.CheckpointManager, step: int, target):
         f"checkpoint {_path(mngr, step)} does not fit the model built from this config "
         f"(was it written by another config?): {e}") from e
   return restored["state"]
+
+
+def restore_variables(mngr: ocp.CheckpointManager, step: int, abstract_variables: dict) -> dict:
+  """``{"params": …[, "batch_stats": …]}`` of checkpoint ``step``, checked against the shapes of
+  ``abstract_variables`` (``jax.eval_shape`` of the model's init). No optimizer is built: the
+  stored state is read without a target and only its parameters and statistics are kept.
+  A missing or misshaped leaf raises ``CheckpointError`` naming the first few."""
+  where = _path(mngr, step)
+  try:
+    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+  except Exception as e:
+    raise CheckpointError(f"cannot read the state of checkpoint {where}: {e}") from e
+  state = restored["state"]
+  if not isinstance(state, dict) or "params" not in state:
+    raise CheckpointError(f"checkpoint {where} holds no 'params' (not a jaxpose checkpoint?)")
+  out = {}
+  for col in ("params", "batch_stats"):
+    want = abstract_variables.get(col)
+    if not want:
+      continue
+    have = state.get(col) or {}
+    problems = _tree_diff(want, have)
+    if problems:
+      raise CheckpointError(
+          f"checkpoint {where} does not fit the model built from this config (was it written "
+          f"by another config?): {col}: " + "; ".join(problems[:5])
+          + (f"; … {len(problems) - 5} more" if len(problems) > 5 else ""))
+    out[col] = jax.tree_util.tree_map(lambda w, h: np.asarray(h, dtype=w.dtype), want, have)
+  return out
+
+
+def _tree_diff(want, have, prefix: str = "") -> list:
+  """Where ``have`` (restored dict) differs from ``want`` (abstract) in keys or shapes."""
+  if isinstance(want, dict):
+    if not isinstance(have, dict):
+      return [f"{prefix or '/'}: expected a dict, found {type(have).__name__}"]
+    out = [f"{prefix}/{k}: missing" for k in want if k not in have]
+    out += [f"{prefix}/{k}: unexpected" for k in have if k not in want]
+    for k in want:
+      if k in have:
+        out += _tree_diff(want[k], have[k], f"{prefix}/{k}")
+    return out
+  shape = tuple(np.shape(have))
+  return [] if shape == tuple(want.shape) else [f"{prefix}: shape {shape}, model has {tuple(want.shape)}"]
 
 
 def check_compatible(saved: ml_collections.ConfigDict, current: ml_collections.ConfigDict,

@@ -1,16 +1,21 @@
-"""Restore a trained network and predict joints: on batches, on whole splits, on one image.
+"""Restore a trained network and predict joints: on batches, on whole splits.
 
 ``load(path)`` accepts a workdir (latest or best checkpoint) or one checkpoint step
-directory and needs nothing else: the config is stored in the checkpoint.
+directory and needs nothing else: the config is stored in the checkpoint. Only the
+parameters and BatchNorm statistics are restored (no optimizer is built).
 
-Test-time options (Tang & Wu 2019 §4.2, after Yang et al. 2017): ``flip`` averages each
-crop's heat maps with the flipped-back maps of its mirror image; ``scales`` (default the
-config's ``eval.scales``; ``(1.0,)`` = the plain crop) is the image pyramid: the eval
-pipeline cuts one crop per scale with the box side × s (``augment.scale_crops``), the
-network runs on each (flip-merged when asked), ``heatmap.merge_scales`` resamples every
-scale's maps exactly into the scale-1 crop's heat-map frame and averages them there, and
-the usual decode → crop → image path follows with the scale-1 ``affine``. The six scales
-of the paper are ``heatmap.PYRAMID_SCALES`` (0.8 … 1.3, from Yang et al.'s code).
+Everything model-specific goes through the model's family (``jaxpose.families``): which
+outputs make the prediction, how the flipped crop's outputs merge back, whether a multi-scale
+test exists, how outputs decode to joints. Test-time options (Tang & Wu 2019 §4.2, after Yang
+et al. 2017): ``flip`` merges each crop's prediction with its mirror image's; ``scales``
+(default the config's ``eval.scales``; ``(1.0,)`` = the plain crop) is the image pyramid of
+the heat-map families: the eval pipeline cuts one crop per scale with the box side × s, the
+network runs on each (flip-merged when asked), the family merges them
+(``heatmap.merge_scales`` in the scale-1 frame) and the one decode follows, then the crop →
+image ``affine``. The six scales of the paper are ``PYRAMID_SCALES`` (0.8 … 1.3).
+
+Layering: inference uses models, families, codecs, data and evaluation; training uses
+inference (validation); nothing here imports training.
 """
 from __future__ import annotations
 
@@ -18,16 +23,14 @@ import os
 from typing import Optional
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxpose import models
-from jaxpose.data import datasets
+from jaxpose import checkpoint, families, models
+from jaxpose.codecs import geometry
 from jaxpose.codecs import heatmap as heatmap_codec
-from jaxpose.training import checkpoint, optim
-from jaxpose.training import state as state_lib
-from jaxpose.training.step import make_predict
-
+from jaxpose.evaluation import report
 
 PYRAMID_SCALES = heatmap_codec.PYRAMID_SCALES
 
@@ -44,7 +47,7 @@ def parse_scales(text: str) -> tuple:
 
 
 class Predictor:
-  """A model with its variables; ``heatmaps(images)`` runs it on every local device.
+  """A model with its variables, run data-parallel on every local device.
 
   ``scales=None`` takes the config's ``eval.scales``; other scales are written into a copy
   of the config, so that the evaluation pipeline cuts the matching crops.
@@ -58,86 +61,133 @@ class Predictor:
       config = config.copy_and_resolve_references()
       config.eval.scales = self.scales
     self.config = config
-    self.step = step
     self.flip = bool(flip)
-    self.model = models.create(config.model)
-    self.skeleton = datasets.skeleton(config.data)
-    perm = self.skeleton.flip_permutation if flip else None
-    predict = make_predict(self.model, perm)
-    self.n_dev = jax.local_device_count()
-    if self.n_dev > 1:
-      self._fn = jax.pmap(predict, devices=jax.local_devices())
-    else:
-      self._fn = jax.jit(predict)
-    self._merge = jax.jit(lambda *maps: heatmap_codec.merge_scales(maps, self.scales))
+    self.family = fam = families.get(config)
+    fam.check(config)
+    self.model = model = models.create(config.model)
+    self.skeleton = fam.skeleton
+
+    def forward(variables, images):
+      return model.apply(variables, images, train=False)
+
+    def final(variables, images):
+      f = fam.final(forward(variables, images))
+      if self.flip:
+        f = fam.flip_merge(f, fam.final(forward(variables, images[:, :, ::-1, :])))
+      return f
+
+    # Every local device, data-parallel: the batch is split along a one-axis mesh of this
+    # process's devices and the variables replicated on it (jit with shardings, the pmap
+    # migration guide's replacement for pmap + device_put_replicated). A local mesh keeps
+    # this valid under jax.distributed too: each process predicts on its own devices.
+    devices = jax.local_devices()
+    self.n_dev = len(devices)
+    mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
+    self._replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    self._split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    shard = dict(in_shardings=(self._replicated, self._split), out_shardings=self._split)
+    self._outputs = jax.jit(forward, **shard)
+    self._final = jax.jit(final, **shard)
+    self._decode = jax.jit(fam.decode)
+    self._merge = jax.jit(lambda *finals: fam.scale_merge(finals, self.scales))
     self.update(variables, step)
 
   def update(self, variables, step: int) -> None:
     """New weights for the same network (no recompilation)."""
-    self.variables, self.step = variables, step
-    if self.n_dev > 1:
-      self._replicated = jax.device_put_replicated(variables, jax.local_devices())
+    self.variables, self.step = variables, int(step)
+    self._on_devices = jax.device_put(variables, self._replicated)
 
-  def heatmaps(self, images: np.ndarray) -> np.ndarray:
-    """(B, H, W, 3) normalised crops → (B, h, w, K) final heat maps (flip-merged if asked)."""
-    if self.n_dev > 1:
-      b = images.shape[0]
-      if b % self.n_dev:
-        raise ValueError(f"batch of {b} images does not split over {self.n_dev} devices")
-      out = self._fn(self._replicated, images.reshape(self.n_dev, b // self.n_dev, *images.shape[1:]))
-      return np.asarray(out).reshape(b, *out.shape[2:])
-    return np.asarray(self._fn(self.variables, images))
+  def _run(self, fn, images: np.ndarray) -> dict:
+    """``fn(variables, images)`` over the local devices; a batch that does not split over
+    them is padded with copies of its last image (dropped from the result)."""
+    images = np.asarray(images, np.float32)
+    b = images.shape[0]
+    pad = -b % self.n_dev
+    if pad:
+      images = np.concatenate([images, np.repeat(images[-1:], pad, axis=0)])
+    out = fn(self._on_devices, jax.device_put(images, self._split))
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[:b], out)
 
-  def multiscale_heatmaps(self, image_scales: np.ndarray) -> np.ndarray:
-    """(B, n, H, W, 3) crops at ``self.scales`` → (B, h, w, K) maps averaged in the frame
-    of the scale-1 crop's heat map (``heatmap.merge_scales``)."""
-    if image_scales.ndim != 5 or image_scales.shape[1] != len(self.scales):
-      raise ValueError(f"image_scales of shape {image_scales.shape}: expected (B, "
-                       f"{len(self.scales)}, H, W, 3) for scales {self.scales}")
-    maps = [self.heatmaps(image_scales[:, i]) for i in range(len(self.scales))]
-    return np.asarray(self._merge(*maps))
+  def outputs(self, images: np.ndarray) -> dict:
+    """Every output of the network (not only the final prediction) as numpy, no flip."""
+    return self._run(self._outputs, images)
 
-  def joints(self, batch: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted joints in image pixels (B, K, 2) and their heat-map maxima (B, K).
+  def final(self, images: np.ndarray) -> dict:
+    """The family's final prediction arrays of (B, H, W, 3) crops (flip-merged if asked)."""
+    return self._run(self._final, images)
+
+  def predict_crops(self, images: np.ndarray) -> dict:
+    """``{"joints": (B, K, 2) crop pixels, "score": (B, K)[, "visible": (B, K)]}``."""
+    return _numpy(self._decode(self.final(images)))
+
+  def predict(self, batch: dict) -> dict:
+    """Predictions for an evaluation batch, joints in image pixels (through ``affine``).
 
     Multi-scale (``self.scales != (1.0,)``) reads the batch's ``image_scales``.
     """
     if self.scales == (1.0,):
-      hm = self.heatmaps(batch["image"])
+      final = self.final(batch["image"])
     elif "image_scales" not in batch:
       raise ValueError(f"scales {self.scales} need the batch key image_scales (built by "
                        "pipeline.eval_batches when config.eval.scales has those scales)")
     else:
-      hm = self.multiscale_heatmaps(batch["image_scales"])
-    uv, maxvals = heatmap_codec.decode(hm)
-    size = int(self.config.data.image_size)
-    crop = heatmap_codec.to_crop(uv, size, hm.shape[1])
-    return heatmap_codec.to_image(crop, batch["affine"]), maxvals
+      image_scales = batch["image_scales"]
+      if image_scales.ndim != 5 or image_scales.shape[1] != len(self.scales):
+        raise ValueError(f"image_scales of shape {image_scales.shape}: expected (B, "
+                         f"{len(self.scales)}, H, W, 3) for scales {self.scales}")
+      finals = [self.final(image_scales[:, i]) for i in range(len(self.scales))]
+      final = self._merge(*finals)
+    out = _numpy(self._decode(final))
+    out["joints"] = np.asarray(geometry.to_image(out["joints"], batch["affine"]), np.float32)
+    return out
+
+
+def _numpy(tree) -> dict:
+  return {k: np.asarray(v) for k, v in tree.items()}
+
+
+GT_KEYS = ("joints", "valid", "visible", "norm", "scale", "index")
 
 
 def predict_split(predictor: Predictor, split: str, batch_size: Optional[int] = None,
                   progress: bool = False) -> dict:
-  """Runs over a whole split; returns numpy arrays ordered by record index."""
+  """Runs over a whole split; numpy arrays ordered by record index: the predictions
+  (``pred`` image pixels, ``score``, ``pred_visible`` when the family predicts presence) and the
+  ground truth of ``GT_KEYS``."""
   from jaxpose.data import pipeline  # tf stays out of model-only imports
   cfg = predictor.config
   bs = int(batch_size or cfg.eval.batch_size)
-  bs = max(predictor.n_dev, bs - bs % predictor.n_dev)
-  keep = ("joints", "valid", "visible", "norm", "scale", "index")
-  out = {k: [] for k in keep + ("pred", "maxvals")}
-  it = pipeline.eval_batches(cfg, split, bs)
+  out: dict = {}
+  it = pipeline.eval_batches(cfg, split, bs, inputs=predictor.family.eval_inputs())
   if progress:
     from tqdm import tqdm
     it = tqdm(it, desc=f"eval {split}", unit="batch", leave=False)
   for batch in it:
-    pred, maxvals = predictor.joints(batch)
+    pred = predictor.predict(batch)
     m = batch["mask"]
-    out["pred"].append(pred[m])
-    out["maxvals"].append(maxvals[m])
-    for k in keep:
-      out[k].append(batch[k][m])
+    row = {"pred": pred["joints"], "score": pred["score"]}
+    if "visible" in pred:
+      row["pred_visible"] = pred["visible"]
+    row.update({k: batch[k] for k in GT_KEYS if k in batch})
+    for k, v in row.items():
+      out.setdefault(k, []).append(v[m])
   res = {k: np.concatenate(v) for k, v in out.items()}
   order = np.argsort(res["index"], kind="stable")
   return {k: v[order] for k, v in res.items()}
+
+
+def evaluate(predictor: Predictor, split: str, metrics=None, progress: bool = False,
+             batch_size: Optional[int] = None) -> dict:
+  """Predicts a split and scores it (``report.score``); the predictions are kept in the
+  result under ``_predictions``."""
+  res = predict_split(predictor, split, batch_size=batch_size, progress=progress)
+  cfg = predictor.config
+  out = report.score(res, predictor.skeleton, list(metrics or cfg.eval.metrics),
+                     scale_pad=float(cfg.data.get("scale_pad", 1.25)))
+  out.update(step=int(predictor.step), config=str(cfg.get("name", "")), dataset=cfg.data.name,
+             split=split, flip=predictor.flip, scales=[float(s) for s in predictor.scales])
+  out["_predictions"] = res
+  return out
 
 
 def resolve_checkpoint(path: str, which: str = "latest") -> tuple[str, int]:
@@ -148,6 +198,8 @@ def resolve_checkpoint(path: str, which: str = "latest") -> tuple[str, int]:
     return os.path.dirname(os.path.dirname(path)), int(base)
   if not os.path.isdir(os.path.join(path, "checkpoints")):
     raise checkpoint.CheckpointError(f"{path}: no checkpoints/ folder (is this a jaxpose workdir?)")
+  if which not in ("latest", "best"):
+    raise checkpoint.CheckpointError(f"which={which!r}: expected latest or best")
   mngr = checkpoint.manager(path, read_only=True)
   step = mngr.best_step() if which == "best" else mngr.latest_step()
   if step is None:
@@ -155,15 +207,21 @@ def resolve_checkpoint(path: str, which: str = "latest") -> tuple[str, int]:
   return path, int(step)
 
 
-def load(path: str, which: str = "latest", flip: bool = False,
-         overrides: Optional[ml_collections.ConfigDict] = None,
-         data_overrides: Optional[dict] = None, scales: Optional[tuple] = None) -> Predictor:
-  """A Predictor for the checkpoint at ``path`` (workdir or step directory).
+def abstract_variables(config) -> dict:
+  """The shapes of the model's variables for ``config`` (nothing allocated)."""
+  model = models.create(config.model)
+  size = int(config.data.image_size)
+  key = jax.random.PRNGKey(0)
+  return jax.eval_shape(lambda r: model.init({"params": r, "dropout": r},
+                                             jnp.zeros((1, size, size, 3), jnp.float32),
+                                             train=False), key)
 
-  ``scales`` (None = the checkpoint config's ``eval.scales``) sets the multi-scale test.
-  ``data_overrides`` (e.g. ``{"name": "lsp", "root": ""}``) evaluates the network on another
-  dataset with the same joint set; a joint-count mismatch is an error.
-  """
+
+def restore(path: str, which: str = "latest",
+            overrides: Optional[ml_collections.ConfigDict] = None,
+            data_overrides: Optional[dict] = None) -> tuple:
+  """(config, variables, step, workdir) of the checkpoint at ``path`` — parameters and
+  BatchNorm statistics only. See ``load``."""
   workdir, step = resolve_checkpoint(path, which)
   mngr = checkpoint.manager(workdir, read_only=True)
   if step not in mngr.all_steps():
@@ -181,18 +239,18 @@ def load(path: str, which: str = "latest", flip: bool = False,
       raise checkpoint.CheckpointError(
           f"{workdir}/checkpoints/{step} predicts {config.model.num_joints} joints; dataset "
           f"{config.data.name} has {k}")
-  target = abstract_state(config)
-  state = checkpoint.restore_state(mngr, step, target)
-  variables = {"params": state.params}
-  if state.batch_stats:
-    variables["batch_stats"] = state.batch_stats
+  variables = checkpoint.restore_variables(mngr, step, abstract_variables(config))
+  return config, variables, step, workdir
+
+
+def load(path: str, which: str = "latest", flip: bool = False,
+         overrides: Optional[ml_collections.ConfigDict] = None,
+         data_overrides: Optional[dict] = None, scales: Optional[tuple] = None) -> Predictor:
+  """A Predictor for the checkpoint at ``path`` (workdir or step directory).
+
+  ``scales`` (None = the checkpoint config's ``eval.scales``) sets the multi-scale test.
+  ``data_overrides`` (e.g. ``{"name": "lsp", "root": ""}``) evaluates the network on another
+  dataset with the same joint set; a joint-count mismatch is an error.
+  """
+  config, variables, step, _ = restore(path, which, overrides, data_overrides)
   return Predictor(config, variables, step=step, flip=flip, scales=scales)
-
-
-def abstract_state(config):
-  """The shapes of a TrainState for ``config`` (nothing allocated)."""
-  model = models.create(config.model)
-  tx = optim.optimizer(config.train, optim.schedule(config.train, 1, 1))
-  size = int(config.data.image_size)
-  return jax.eval_shape(lambda r: state_lib.create(model, tx, r, (1, size, size, 3)),
-                        jax.random.PRNGKey(0))

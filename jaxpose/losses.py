@@ -1,17 +1,14 @@
-"""Losses: pure functions of (model outputs, batch).
+"""Losses: pure jax functions of predictions and targets.
 
-``compute`` adds one term per output key the model produced, so every family gets
-its loss from the same call: ``heatmaps`` → heatmap MSE over every stack (intermediate
-supervision, Newell et al. 2016 §3.4; Tang & Wu 2019 §3.3); ``pyramid`` → heatmap MSE at
-the coarser scales GT/2, GT/4, GT/8 of every stack (multi-scale supervision, Ke et al. 2018
-§2.1; the GT maps stay with ``heatmaps``). Later families register their terms
-(coordinates, visibility, part windows) in ``TERMS``.
+The families (``jaxpose.families``) name their terms and say which of these functions each
+uses: heat-map MSE over every stack (intermediate supervision, Newell et al. 2016 §3.4; Tang &
+Wu 2019 §3.3), the multi-scale pyramid (Ke et al. 2018 §2.1, eq. 1), coordinate squared error
+and binary cross-entropy (course report eq. 5–6; Li et al. 2014 eq. 1 and 3).
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import jax.numpy as jnp
+import optax
 
 
 def heatmap_mse(pred: jnp.ndarray, target: jnp.ndarray, weight: jnp.ndarray) -> jnp.ndarray:
@@ -21,9 +18,22 @@ def heatmap_mse(pred: jnp.ndarray, target: jnp.ndarray, weight: jnp.ndarray) -> 
   return jnp.mean(err * weight[:, None, None, :])
 
 
-def _stacked_heatmaps(outputs, batch, cfg) -> jnp.ndarray:
-  return sum(heatmap_mse(h, batch["heatmaps"], batch["target_weight"])
-             for h in outputs["heatmaps"])
+def stacked_heatmap_mse(preds, target: jnp.ndarray, weight: jnp.ndarray) -> jnp.ndarray:
+  """Σ over stacks of ``heatmap_mse`` (intermediate supervision)."""
+  return sum(heatmap_mse(h, target, weight) for h in preds)
+
+
+def coords_mse(pred: jnp.ndarray, target: jnp.ndarray, weight: jnp.ndarray) -> jnp.ndarray:
+  """Mean over (B, K, 2) of ``w_k · (pred − target)²``: joints with weight 0 (absent)
+  contribute nothing (course report eq. 6, §2.1; Li et al. eq. 1)."""
+  err = jnp.square(pred.astype(jnp.float32) - target)
+  return jnp.mean(err * weight[..., None])
+
+
+def sigmoid_bce(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+  """Mean binary cross-entropy of independent logistic outputs against 0/1 labels
+  (course report eq. 5 with ω ∈ {0, 1}; Li et al. eq. 3)."""
+  return jnp.mean(optax.sigmoid_binary_cross_entropy(logits.astype(jnp.float32), labels))
 
 
 def _pyramid_level(pred: jnp.ndarray, targets: tuple) -> int:
@@ -40,17 +50,19 @@ PYRAMID_WEIGHTINGS = ("pixels", "uniform")
 
 
 def pyramid_weighting(cfg) -> str:
-  """``cfg.loss.pyramid_weighting`` (default ``"pixels"``, Ke et al. eq. 1); see below."""
+  """``cfg.loss.pyramid_weighting`` (default ``"pixels"``, Ke et al. eq. 1); see
+  ``multiscale_heatmap_mse``."""
   value = getattr(getattr(cfg, "loss", None), "pyramid_weighting", "pixels")
   if value not in PYRAMID_WEIGHTINGS:
     raise ValueError(f"loss.pyramid_weighting={value!r}: expected one of {PYRAMID_WEIGHTINGS}")
   return value
 
 
-def _multiscale_heatmaps(outputs: dict, batch: dict, cfg=None) -> jnp.ndarray:
+def multiscale_heatmap_mse(pyramid, targets: tuple, weight: jnp.ndarray,
+                           weighting: str = "pixels") -> jnp.ndarray:
   """Multi-scale supervision (Ke et al. 2018, §2.1, eq. 1): Σ over stacks and coarse scales.
 
-  ``outputs["pyramid"]`` holds per stack the maps (GT, GT/2, GT/4, GT/8) of the supervised scales;
+  ``pyramid`` (the model's ``outputs["pyramid"]``) holds per stack the maps (GT, GT/2, GT/4, GT/8) of the supervised scales;
   each is compared with the ``batch["heatmap_pyramid"]`` level of the same resolution (rendered
   directly at that scale by ``codecs.heatmap.encode_pyramid``). Entries at GT resolution (level 0)
   are skipped: by the model protocol they are the stacks' ``heatmaps`` outputs, which the
@@ -66,34 +78,15 @@ def _multiscale_heatmaps(outputs: dict, batch: dict, cfg=None) -> jnp.ndarray:
   then pulls about equally. ``loss.pyramid_weighting="uniform"`` instead weighs every level's
   per-pixel mean by 1 (a GT/8 pixel counts 64× a GT pixel), an ablation.
   """
-  targets = tuple(batch["heatmap_pyramid"])
+  if weighting not in PYRAMID_WEIGHTINGS:
+    raise ValueError(f"loss.pyramid_weighting={weighting!r}: expected one of {PYRAMID_WEIGHTINGS}")
   gt_pixels = targets[0].shape[-3] * targets[0].shape[-2]
-  by_pixels = pyramid_weighting(cfg) == "pixels"
+  by_pixels = weighting == "pixels"
   total = jnp.zeros((), jnp.float32)
-  for stack in outputs["pyramid"]:
+  for stack in pyramid:
     for pred in stack:
       level = _pyramid_level(pred, targets)
       if level:
-        weight = pred.shape[-3] * pred.shape[-2] / gt_pixels if by_pixels else 1.0
-        total = total + weight * heatmap_mse(pred, targets[level], batch["target_weight"])
+        w = pred.shape[-3] * pred.shape[-2] / gt_pixels if by_pixels else 1.0
+        total = total + w * heatmap_mse(pred, targets[level], weight)
   return total
-
-
-# output key -> (term name, function(outputs, batch, cfg) -> scalar)
-TERMS: dict[str, tuple[str, Callable]] = {
-    "heatmaps": ("heatmap_mse", _stacked_heatmaps),
-    "pyramid": ("pyramid_mse", _multiscale_heatmaps),
-}
-
-
-def compute(outputs: dict, batch: dict, cfg=None) -> tuple[jnp.ndarray, dict]:
-  """Total loss and its named terms. ``cfg.loss_weights`` (optional) scales terms."""
-  weights = dict(getattr(cfg, "loss_weights", None) or {})
-  terms = {}
-  for key, (name, fn) in TERMS.items():
-    if key in outputs:
-      terms[name] = fn(outputs, batch, cfg)
-  if not terms:
-    raise ValueError(f"no loss term for model outputs {sorted(outputs)}; known: {sorted(TERMS)}")
-  total = sum(weights.get(n, 1.0) * v for n, v in terms.items())
-  return total, terms

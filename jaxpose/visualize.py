@@ -8,13 +8,13 @@
 ground truth (thin white sticks, rings) on the evaluation crops of the first N records of a split,
 exactly as evaluate.py sees them. Default output ``DIR/eval/<dataset>_<split>_overlay.png``.
 
-``heatmaps`` is Fig. 3 of Ke et al. 2018 (§2.2): for one person, per joint (one row each), the heat
-maps *before* the global keypoint regression network (the last conv-deconv module's GT-scale map,
-``outputs["pyramid"][-1][0]``) and *after* it (the final ``outputs["heatmaps"][-1]``) side by side,
-overlaid on the crop; the first row shows the pose decoded from each column (Fig. 3 a, c). For a
-network without a regression stage (hourglass, PBN) there is one column, the final maps, or with
-``--stacks`` one column per entry of ``outputs["heatmaps"]`` (every stack, then the regression
-output where there is one). The figure is ``(K + 1)`` rows × columns of ``--tile``-pixel squares.
+``heatmaps`` draws the columns the model's family chooses (``family.heatmap_panels``): for MSN
+Fig. 3 of Ke et al. 2018 (§2.2) — for one person, per joint (one row each), the heat maps
+*before* the global keypoint regression network (the last conv-deconv module's GT-scale map) and
+*after* it side by side, overlaid on the crop; the first row shows the pose decoded from each
+column (Fig. 3 a, c). For a network without a regression stage (hourglass, PBN) there is one
+column, the final maps, or with ``--stacks`` one column per stack (then the regression output
+where there is one). Families without heat maps (coordinate regressors) have only ``overlay``. The figure is ``(K + 1)`` rows × columns of ``--tile``-pixel squares.
 A file is cropped like the pipeline crops a record (``crop_image``: the same image → crop affine
 and resampling as ``jaxpose.data.augment``); without ``--center/--scale`` the box is the whole
 image (``whole_image_box``: its centre, scale = height / 200, i.e. the image height is taken as
@@ -37,11 +37,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from jaxpose import skeleton as skel
-from jaxpose.data.records import DataError
+from jaxpose.errors import USER_ERRORS, ConfigError, DataError
 
 SIDE_COLOURS = {"left": (30, 144, 255), "right": (255, 110, 30), "centre": (250, 215, 0)}
 GT_COLOUR = (255, 255, 255)
-_SPLIT_ALIASES = {"valid": "validation", "val": "validation"}
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -168,8 +167,9 @@ def heatmap_figure(crop: np.ndarray, columns: Sequence[tuple[str, np.ndarray]],
   size, font = crop.shape[0], max(9, tile // 14)
   rows = [[], *([] for _ in range(skeleton.num_joints))]
   for title, maps in columns:
-    uv, peak = heatmap_codec.decode(np.asarray(maps, np.float32))
-    pose = _to_tile(heatmap_codec.to_crop(uv, size, maps.shape[0]), size, tile)
+    codec = heatmap_codec.HeatmapCodec(size, maps.shape[0])
+    crop_xy, peak = codec.decode(np.asarray(maps, np.float32))
+    pose = _to_tile(crop_xy, size, tile)
     g = None if gt is None else _to_tile(gt, size, tile)
     head = Image.fromarray(draw_skeleton(_resize(crop, tile), pose, skeleton, peak > 0, gt=g,
                                          gt_valid=gt_valid))
@@ -225,27 +225,6 @@ def image_to_crop(points, affine) -> np.ndarray:
   return (np.asarray(points, np.float64)[:, :2] - a[:, 2]) @ np.linalg.inv(a[:, :2]).T
 
 
-def model_outputs(predictor, images: np.ndarray) -> dict:
-  """Every output of the predictor's network (not only the final maps) as numpy."""
-  import jax
-  fn = jax.jit(lambda v, x: predictor.model.apply(v, x, train=False))
-  return jax.tree_util.tree_map(np.asarray, fn(predictor.variables, np.asarray(images)))
-
-
-def heatmap_columns(outputs: dict, stacks: bool = False, i: int = 0) -> list:
-  """(title, (h, w, K)) panels of example ``i``; see the module docstring."""
-  hms = outputs["heatmaps"]
-  pyramid = outputs.get("pyramid", ())
-  refined = len(pyramid) > 0 and len(hms) == len(pyramid) + 1
-  if stacks:
-    names = [f"stack {s + 1}" for s in range(len(pyramid) if refined else len(hms))]
-    return list(zip(names + (["after regression"] if refined else []), (h[i] for h in hms)))
-  if refined:
-    return [("before regression", pyramid[-1][0][i]),  # the last module's GT-scale map
-            ("after regression", hms[-1][i])]
-  return [("final", hms[-1][i])]
-
-
 # --------------------------------------------------------------------------- commands
 
 def _load(args):
@@ -259,7 +238,8 @@ def _load(args):
 
 
 def _split(args, config) -> str:
-  return _SPLIT_ALIASES.get(args.split, args.split) if args.split else config.data.eval_split
+  from jaxpose.data import datasets  # tf-free; the one split-alias table
+  return datasets.canonical_split(args.split) or config.data.eval_split
 
 
 def _examples(cfg, split: str, wanted) -> list:
@@ -279,7 +259,6 @@ def _examples(cfg, split: str, wanted) -> list:
 
 def overlay(args) -> str:
   """``overlay``: predictions and ground truth on the evaluation crops of records 0 … num-1."""
-  from jaxpose.codecs import heatmap as heatmap_codec
   from jaxpose.inference import Predictor
   predictor, workdir = _load(args)
   cfg = predictor.config
@@ -290,12 +269,8 @@ def overlay(args) -> str:
   examples = _examples(cfg, split, range(args.num))
   for start in range(0, len(examples), 32):
     chunk = examples[start:start + 32]
-    images = np.stack([e["image"] for e in chunk])
-    pad = -len(chunk) % predictor.n_dev  # Predictor splits a batch over the local devices
-    hm = predictor.heatmaps(np.concatenate([images, np.repeat(images[-1:], pad, 0)]))
-    uv, peak = heatmap_codec.decode(hm[:len(chunk)])
-    pred = heatmap_codec.to_crop(uv, size, hm.shape[1])
-    for e, p, ok in zip(chunk, pred, peak > 0):
+    pred = predictor.predict_crops(np.stack([e["image"] for e in chunk]))
+    for e, p, ok in zip(chunk, pred["joints"], pred["score"] > 0):
       gt = image_to_crop(e["joints"], e["affine"])
       t = Image.fromarray(draw_skeleton(
           _resize(display(e["image"]), tile), _to_tile(p, size, tile), predictor.skeleton, ok,
@@ -328,7 +303,10 @@ def heatmaps(args) -> str:
                      else whole_image_box(*image.shape[:2]))
     crop, _ = crop_image(image, center, scale, size, float(cfg.data.get("scale_pad", 1.25)))
     x, stem = normalise(crop), os.path.splitext(os.path.basename(args.image))[0]
-  columns = heatmap_columns(model_outputs(predictor, x[None]), args.stacks)
+  columns = predictor.family.heatmap_panels(predictor.outputs(x[None]), 0, args.stacks)
+  if not columns:
+    raise ConfigError(f"model {cfg.model.name!r} ({predictor.family.name} family) makes no heat "
+                      "maps; draw its predictions with `overlay`")
   fig = heatmap_figure(display(x), columns, predictor.skeleton, args.tile, args.vmax or None,
                        gt=gt, gt_valid=gt_valid)
   return save_png(fig, args.output or os.path.join(workdir, "eval", f"heatmaps_{stem}.png"))
@@ -382,12 +360,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   if args.command == "heatmaps":
     if args.index is None and (args.center is None) != (args.scale is None):
       p.error("give --center and --scale together (or neither: the whole image)")
-  from jaxpose.training.checkpoint import CheckpointError
   try:
     path = overlay(args) if args.command == "overlay" else heatmaps(args)
-  except (DataError, CheckpointError, FileNotFoundError) as e:
+  except USER_ERRORS + (FileNotFoundError,) as e:
     print(f"error: {e}", file=sys.stderr)
-    return 1
+    return 2
   print(f"wrote {path}")
   return 0
 

@@ -131,7 +131,7 @@ def test_pyramid_levels_and_sigmas():
     heatmap.encode_pyramid(joints, valid, S, H, sigma=(1.0, 1.0), levels=4)
 
 
-def test_decode_to_image_through_the_inverse_affine():
+def test_codec_decode_then_affine_to_image_through_the_inverse_affine():
   from jaxpose.data import augment
   rng = np.random.default_rng(4)
   perm = skeleton.LSP.flip_permutation
@@ -141,7 +141,9 @@ def test_decode_to_image_through_the_inverse_affine():
   cfg = dict(rotation_prob=1.0, shear=0.3)
   out = augment.augment_example(ex, tf.constant([3, 4]), cfg, S, perm, train=True)
   hm, tw = heatmap.encode(out["joints_crop"], out["valid"], S, H, 1.0)
-  pred, maxvals = heatmap.decode_to_image(hm.numpy()[None], S, out["affine"].numpy()[None])
+  from jaxpose.codecs import geometry
+  crop, maxvals = heatmap.HeatmapCodec(S, H).decode(hm.numpy()[None])
+  pred = geometry.to_image(crop, out["affine"].numpy()[None])
   src = joints[perm] if bool(out["flip"]) else joints
   ok = tw.numpy() > 0
   assert ok.sum() >= 10

@@ -10,7 +10,7 @@ import pytest
 
 from jaxpose import grouping, models
 from jaxpose.data import datasets
-from jaxpose.evaluation import tables
+from jaxpose.evaluation import metrics
 from jaxpose.training import optim
 
 CONFIGS = sorted(p for p in glob.glob(os.path.join(os.path.dirname(__file__), "..", "configs", "*.py"))
@@ -41,7 +41,7 @@ def test_recipe_builds(path):
   lr = optim.schedule(c.train, 1000, 100)
   optim.optimizer(c.train, lr)
   for name in c.eval.metrics:  # every metric a recipe asks for exists (evaluate.py would refuse it)
-    tables.parse(name)
+    metrics.parse(name)
   # Shapes only: nothing is allocated, so even the 8-stack recipes cost milliseconds.
   size = int(c.data.image_size)
   shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),

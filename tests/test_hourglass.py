@@ -13,7 +13,7 @@ import pytest
 
 from jaxpose import models
 from jaxpose.models import StackedHourglass
-from jaxpose.models.hourglass import Hourglass
+from jaxpose.models.hourglass import Hourglass, HourglassStem
 from jaxpose.models.layers import Bottleneck, Conv1x1, max_pool_2x2, upsample_nearest_2x
 
 
@@ -96,6 +96,31 @@ def test_bad_input_size():
   model = StackedHourglass(features=16, num_stacks=1)
   with pytest.raises(ValueError, match="divisible"):
     jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 48, 64, 3)))
+
+
+@pytest.mark.parametrize("entry,layers", [
+    ("hourglass", {"conv": (7, 7, 3, 16), "bn": (16,)}),
+    ("pbn", {"conv0": (3, 3, 3, 16), "conv1": (3, 3, 16, 16), "conv2": (3, 3, 16, 16),
+             "bn0": (16,), "bn1": (16,), "bn2": (16,)}),
+])
+def test_stem_entries_keep_their_layer_names(entry, layers):
+  """One stem serves both families; its parameter names are those of the two stems it replaced
+  (HourglassStem and PBNStem), so stored checkpoints load: res2 is 32 → 64 (projection) after the
+  7×7 entry of Newell et al., 32 → 32 after the 3×3 entry of Tang & Wu §3.2."""
+  x = jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32)
+  stem = HourglassStem(64, entry=entry)
+  params = jax.eval_shape(stem.init, jax.random.key(0), x)["params"]
+  assert set(params) == set(layers) | {"res1", "res2", "res3"}
+  for name, shape in layers.items():
+    assert params[name].get("kernel", params[name].get("scale")).shape == shape
+  assert params["res1"]["conv3"]["kernel"].shape == (16, 32)
+  assert params["res2"]["conv3"]["kernel"].shape == ((32, 64) if entry == "hourglass" else (16, 32))
+  assert ("project" in params["res2"]) == (entry == "hourglass")
+  assert ("project" in params["res3"]) == (entry == "pbn")
+  assert jax.eval_shape(stem.apply, jax.eval_shape(stem.init, jax.random.key(0), x), x).shape == (
+      1, 8, 8, 64)
+  with pytest.raises(ValueError, match="entry"):
+    HourglassStem(64, entry="resnet").init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
 
 
 def test_batch_stats_train_and_eval():

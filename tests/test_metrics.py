@@ -353,11 +353,12 @@ def test_ground_truth_against_itself_is_100_everywhere():
     valid = (rng.uniform(size=(n, s.num_joints)) > 0.1).astype(float)
     valid[:, list(s.torso)] = 1
     visible = (rng.uniform(size=(n, s.num_joints)) > 0.5).astype(float)
-    names = ["pck@0.2", "pck@0.05", "pck_height", "pcp@0.5", "pck_auc", "flic@0", "flic@20"]
+    names = ["pck@0.2", "pck@0.05", "pck_height", "pcp@0.5", "pck_auc", "flic@0", "flic@20",
+             "visibility"]
     if s is not skel.FLIC:
       names += ["hard10_pck@0.2", "pckh@0.5", "pckh@0.1", "auc", "pckh_occluded@0.5", "hard10@0.5"]
     out = compute_metrics(names, gt, gt, valid, rng.uniform(5, 30, n), s, visible=visible,
-                          crop_height=np.full(n, 256.0))
+                          crop_height=np.full(n, 256.0), pred_visible=visible)
     assert len(out["metrics"]) == len(names)
     for title, row in out["metrics"].items():
       for col, v in row.items():
@@ -379,6 +380,86 @@ def test_registry_errors_and_titles():
   out = compute_metrics(["PCKh@0.50", "pck_height@1/12", "pck_height@0.0833", "auc"],
                         pred, gt, valid, norm, MPII, crop_height=120.0)
   assert list(out["metrics"]) == ["PCKh@0.5", "PCK-height@1/12", "PCK-height@0.0833", "AUC"]
+
+
+
+# ----------------------------------------------------------------------------- visibility
+
+def _lsp_visibility():
+  """Four LSPET-style people (absent joints: valid = visible = 0) and presence probabilities."""
+  gt = np.zeros((4, 14, 2)) + np.arange(14)[None, :, None] * 10.0
+  visible = np.ones((4, 14))
+  p = np.full((4, 14), 0.9)
+  visible[1, _ix(LSP, "l_wrist")], p[1, _ix(LSP, "l_wrist")] = 0, 0.2   # absent, said absent: right
+  p[1, _ix(LSP, "r_wrist")] = 0.5                                         # exactly 0.5 = absent: wrong
+  visible[2, _ix(LSP, "l_wrist")], p[2, _ix(LSP, "l_wrist")] = 0, 0.8   # absent, said present: wrong
+  p[2, _ix(LSP, "head_top")] = 0.51                                       # just over: right
+  visible[3, _ix(LSP, "r_ankle")], p[3, _ix(LSP, "r_ankle")] = 0, 0.0   # absent, said absent: right
+  return gt, visible.copy(), visible, p
+
+
+def test_visibility_accuracy_hand_worked():
+  """Chen §3.5 Table 2: percent of joints whose presence is classified right; absent joints
+  (valid 0) are negatives that count, so l_wrist is 3 of 4 (2 of 3 if they were dropped)."""
+  gt, valid, visible, p = _lsp_visibility()
+  out = compute_metrics(["visibility"], gt, gt, valid, None, LSP, visible=visible, pred_visible=p)
+  row, per_joint = out["metrics"]["Visibility-acc"], out["per_joint"]["Visibility-acc"]
+  assert list(row) == [name for name, _ in LSP.groups] + ["Total"]
+  assert per_joint["r_wrist"] == 75.0 and per_joint["l_wrist"] == 75.0
+  assert per_joint["r_ankle"] == per_joint["head_top"] == 100.0
+  assert row["Wrist"] == 75.0 and row["Head"] == 100.0 and row["Ankle"] == 100.0
+  assert row["Total"] == pytest.approx(100.0 * 54 / 56)
+  assert len(per_joint) == 14
+
+
+def test_visibility_total_pools_every_joint_and_threshold_is_selectable():
+  """MPII: pelvis and thorax are in no column but in Total (all k joints, eq. (5)); a higher
+  threshold turns a 0.6 "present" into "absent"."""
+  gt, pred, valid, norm = _mpii_zero(1)
+  visible = np.ones((1, 16))
+  p = np.full((1, 16), 0.9)
+  p[0, _ix(MPII, "pelvis")] = 0.1
+  p[0, _ix(MPII, "l_knee")] = 0.6
+  out = compute_metrics(["visibility", "visibility@0.7"], pred, gt, valid, norm, MPII,
+                        visible=visible, pred_visible=p)
+  at5, at7 = out["metrics"]["Visibility-acc"], out["metrics"]["Visibility-acc@0.7"]
+  assert all(at5[name] == 100.0 for name, _ in MPII.groups)
+  assert at5["Total"] == 100.0 * 15 / 16
+  assert out["per_joint"]["Visibility-acc"]["pelvis"] == 0.0
+  assert at7["Knee"] == 50.0 and at7["Total"] == 100.0 * 14 / 16
+
+
+def test_visibility_needs_probabilities_and_labels():
+  gt, valid, visible, p = _lsp_visibility()
+  with pytest.raises(ValueError, match="does not predict visibility"):
+    compute_metrics(["pck", "visibility"], gt, gt, valid, None, LSP, visible=visible)
+  with pytest.raises(ValueError, match="visible"):
+    compute_metrics(["visibility"], gt, gt, valid, None, LSP, pred_visible=p)
+  with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*sigmoid"):
+    compute_metrics(["visibility"], gt, gt, valid, None, LSP, visible=visible, pred_visible=p * 4 - 2)
+  with pytest.raises(ValueError, match="probabilities"):
+    compute_metrics(["visibility"], gt, gt, valid, None, LSP, visible=visible,
+                    pred_visible=np.where(p > 0.5, np.nan, p))
+  with pytest.raises(ValueError, match=r"pred_visible must be \(N, K\)"):
+    compute_metrics(["visibility"], gt, gt, valid, None, LSP, visible=visible, pred_visible=p[:, :5])
+  with pytest.raises(ValueError, match="<= 1"):
+    compute_metrics(["visibility@1.5"], gt, gt, valid, None, LSP, visible=visible, pred_visible=p)
+
+
+def test_known_names_and_requirements():
+  """What a trainer needs to check ``eval.metrics`` at start-up against what its model outputs."""
+  from jaxpose.evaluation import metrics, tables
+  assert set(metrics.known()) == set(metrics.METRICS) and "visibility" in metrics.known()
+  assert metrics.requirements("visibility") == {"pred_visible", "visible"}
+  assert metrics.requirements("PCKh@0.1") == {"norm"}
+  assert metrics.requirements("pckh_occluded@0.5") == {"norm", "visible"}
+  assert metrics.requirements("pck_height@1/12") == {"crop_height"}
+  assert metrics.requirements("pcp") == set() == metrics.requirements("pck@0.2")
+  assert all(metrics.requirements(n) <= set(metrics.INPUTS) for n in metrics.known())
+  with pytest.raises(ValueError, match="unknown metric 'iou'.*visibility"):
+    metrics.requirements("iou")
+  # The registry lives in metrics.py only; tables.py keeps the layouts.
+  assert not any(hasattr(tables, n) for n in ("compute_metrics", "parse", "METRICS"))
 
 
 # ----------------------------------------------------------------------------- MPII files

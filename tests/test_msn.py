@@ -5,7 +5,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-import ml_collections
 import optax
 import pytest
 
@@ -165,28 +164,38 @@ def test_multiscale_loss_hand_built():
   np.testing.assert_allclose(expected_ms, mse(stacks[0][1], targets[1]) / 4
                              + mse(stacks[0][2], targets[2]) / 16
                              + mse(stacks[1][1], targets[1]) / 4, rtol=1e-6)
-  total, terms = losses.compute(outputs, batch, None)
-  assert set(terms) == {"heatmap_mse", "pyramid_mse"}
-  np.testing.assert_allclose(terms["heatmap_mse"], expected_gt, rtol=1e-5)
-  np.testing.assert_allclose(terms["pyramid_mse"], expected_ms, rtol=1e-5)  # GT not counted twice
+  total, terms = _family().loss(outputs, batch)
+  assert set(terms) == {"heatmaps", "pyramid"}
+  np.testing.assert_allclose(terms["heatmaps"], expected_gt, rtol=1e-5)
+  np.testing.assert_allclose(terms["pyramid"], expected_ms, rtol=1e-5)  # GT not counted twice
   np.testing.assert_allclose(total, expected_gt + expected_ms, rtol=1e-5)
   np.testing.assert_allclose(  # the GT term is eq. (1) over GT's pixels, divided by them
-      terms["heatmap_mse"], sum(sse(h, targets[0]) for h in outputs["heatmaps"]) / 64, rtol=1e-5)
+      terms["heatmaps"], sum(sse(h, targets[0]) for h in outputs["heatmaps"]) / 64, rtol=1e-5)
 
   # "uniform": every level's per-pixel mean weighs 1.
-  uniform = ml_collections.ConfigDict({"loss": {"pyramid_weighting": "uniform"}})
-  _, terms = losses.compute(outputs, batch, uniform)
-  np.testing.assert_allclose(terms["pyramid_mse"], mse(stacks[0][1], targets[1]) + mse(
+  _, terms = _family("uniform").loss(outputs, batch)
+  np.testing.assert_allclose(terms["pyramid"], mse(stacks[0][1], targets[1]) + mse(
       stacks[0][2], targets[2]) + mse(stacks[1][1], targets[1]), rtol=1e-5)
   with pytest.raises(ValueError, match="pyramid_weighting='sum'.*pixels"):
-    losses.compute(outputs, batch, ml_collections.ConfigDict({"loss": {"pyramid_weighting": "sum"}}))
+    _family("sum").loss(outputs, batch)
+
+
+def _family(weighting="pixels"):
+  """The MSN family of the default config (the loss goes through the family contract)."""
+  from configs import default
+  from jaxpose.families import MSNFamily
+  c = default.get_config()
+  c.model.name = "msn"
+  c.loss.pyramid_weighting = weighting
+  return MSNFamily(c)
 
 
 def test_multiscale_loss_missing_level():
   outputs = {"pyramid": ((jnp.zeros((1, 8, 8, K)), jnp.zeros((1, 4, 4, K))),)}
   batch = {"heatmap_pyramid": (jnp.zeros((1, 8, 8, K)),), "target_weight": jnp.ones((1, K))}
   with pytest.raises(ValueError, match="4×4 has no target.*pyramid_levels"):
-    losses.compute(outputs, batch, None)
+    losses.multiscale_heatmap_mse(outputs["pyramid"], batch["heatmap_pyramid"],
+                                  batch["target_weight"])
 
 
 def test_supervised_scales_switch_changes_the_loss_terms(tiny_variables):
@@ -205,10 +214,10 @@ def test_supervised_scales_switch_changes_the_loss_terms(tiny_variables):
     for s_n, s_full in zip(out["pyramid"], full["pyramid"]):  # same heads, same maps
       for a, b in zip(s_n, s_full):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    _, terms = losses.compute(out, batch, None)
+    _, terms = _family().loss(out, batch)
     expected = sum(v / 4 ** j for j, v in enumerate(per_scale[:n]) if j)  # eq. (1) weights
-    np.testing.assert_allclose(terms["pyramid_mse"], expected, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(terms["heatmap_mse"], per_scale[0], rtol=1e-5)
+    np.testing.assert_allclose(terms["pyramid"], expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(terms["heatmaps"], per_scale[0], rtol=1e-5)
 
 
 # ---- synchronised BatchNorm, gradients and training ----
@@ -233,18 +242,18 @@ def test_sync_batch_norm_reaches_every_batchnorm(tiny_variables):
 def test_one_training_step_reaches_every_head_and_the_regression():
   """One jitted Adam step (``make_train_step``). Adam's first update of a parameter is nonzero
   exactly where its gradient is, so the moved parameters show the gradient reaching every scale's
-  1×1 head (through ``pyramid_mse``), the GT score head and the regression network. One stack keeps
+  1×1 head (through the ``pyramid`` term), the GT score head and the regression network. One stack keeps
   the test fast (the stack loop is exercised by the forward tests above)."""
   model = MSN(**{**TINY, "num_stacks": 1}, supervised_scales=4, regression=True)
   tx = optax.adam(1e-3)
   state = state_lib.create(model, tx, jax.random.key(0), (1, 64, 64, 3))
   batch = _batch()
-  new_state, metrics = jax.jit(make_train_step(model, tx, None))(state, batch)
+  new_state, metrics = jax.jit(make_train_step(model, tx, _family()))(state, batch)
   assert int(new_state.step) == 1
-  assert {"loss", "heatmap_mse", "pyramid_mse", "grad_norm"} <= set(metrics)
-  assert all(bool(jnp.isfinite(metrics[k])) for k in ("loss", "heatmap_mse", "pyramid_mse"))
-  assert float(metrics["pyramid_mse"]) > 0
-  np.testing.assert_allclose(metrics["loss"], metrics["heatmap_mse"] + metrics["pyramid_mse"], rtol=1e-6)
+  assert {"loss", "heatmaps", "pyramid", "grad_norm"} <= set(metrics)
+  assert all(bool(jnp.isfinite(metrics[k])) for k in ("loss", "heatmaps", "pyramid"))
+  assert float(metrics["pyramid"]) > 0
+  np.testing.assert_allclose(metrics["loss"], metrics["heatmaps"] + metrics["pyramid"], rtol=1e-6)
   moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.params, new_state.params)
   heads = sorted(k for k in moved if k.startswith("scale_head"))
   assert heads == ["scale_head0_2", "scale_head0_4", "scale_head0_8"]

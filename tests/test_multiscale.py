@@ -102,8 +102,9 @@ def test_pyramid_crops_and_merge_find_dots_in_the_image(config):
     plain = augment.scale_crops(tf.constant(image), center, scale, size, (1.0,)).numpy()
     batch = {"image": plain, "image_scales": crops[None], "affine": affine[None]}
     p = inference.Predictor(config, {}, scales=scales)
-    p._fn = jax.jit(pool)
-    pred, maxvals = p.joints(batch)
+    p._final = jax.jit(lambda v, x: {"heatmaps": pool(v, x)})  # the network replaced
+    out = p.predict(batch)
+    pred, maxvals = out["joints"], out["score"]
     err = np.linalg.norm(pred[0] - dots, axis=-1)
     assert np.all(err < 2.0), (scales, err)               # 1 heat-map px = 5 image px
     assert np.all(maxvals > 0)
@@ -117,20 +118,21 @@ def _init(config):
 
 
 def test_single_scale_is_the_unchanged_path_and_pyramid_runs_with_flip(config):
+  from jaxpose.codecs import geometry
   from jaxpose.data import pipeline
   from jaxpose.evaluation import report
-  from jaxpose.training.step import make_predict
 
   model, variables = _init(config)
   split = config.data.eval_split
   # the path as it was before multi-scale existed: plain crops → network → decode → image
-  predict = jax.jit(make_predict(model))
+  predict = jax.jit(lambda v, x: model.apply(v, x, train=False)["heatmaps"][-1])
   size = int(config.data.image_size)
+  codec = heatmap_codec.HeatmapCodec.from_config(config.data)
   ref, index = [], []
   for batch in pipeline.eval_batches(config, split, 8):
     assert "image_scales" not in batch
-    hm = predict(variables, batch["image"])
-    ref.append(np.asarray(heatmap_codec.decode_to_image(hm, size, batch["affine"])[0])[batch["mask"]])
+    crop, _ = codec.decode(np.asarray(predict(variables, batch["image"])))
+    ref.append(np.asarray(geometry.to_image(crop, batch["affine"]))[batch["mask"]])
     index.append(batch["index"][batch["mask"]])
   ref = np.concatenate(ref)[np.argsort(np.concatenate(index), kind="stable")]
 
@@ -146,11 +148,11 @@ def test_single_scale_is_the_unchanged_path_and_pyramid_runs_with_flip(config):
   batch = next(pipeline.eval_batches(p.config, split, 8))
   assert batch["image_scales"].shape == (8, 3, size, size, 3)
   np.testing.assert_array_equal(batch["image_scales"][:, 1], batch["image"])
-  results = report.evaluate(p, split)
+  results = inference.evaluate(p, split)
   assert np.all(np.isfinite(results["_predictions"]["pred"]))
   assert not np.array_equal(results["_predictions"]["pred"], ref)
   doc = report.json_doc(results)
   assert doc["flip"] is True and doc["scales"] == [0.8, 1.0, 1.3]
   assert "flip test on, scales 0.8,1,1.3" in report.format_results(results).splitlines()[0]
   with pytest.raises(ValueError, match="image_scales"):
-    p.joints({"image": batch["image"], "affine": batch["affine"]})
+    p.predict({"image": batch["image"], "affine": batch["affine"]})

@@ -11,7 +11,8 @@ import pytest
 
 from jaxpose import models
 from jaxpose.models import PBN
-from jaxpose.models.pbn import (MPII_BODY_GROUPS, MPII_OVERLAP_GROUPS, MPII_STAT_GROUPS, PBNStem,
+from jaxpose.models.hourglass import HourglassStem
+from jaxpose.models.pbn import (MPII_BODY_GROUPS, MPII_OVERLAP_GROUPS, MPII_STAT_GROUPS,
                                 gather_groups, scatter_groups, validate_groups)
 from jaxpose.training import state as train_state
 from jaxpose.training.step import make_train_step
@@ -114,8 +115,9 @@ def test_parameter_count_variants(cfg):
 def test_stem_shape():
   """§3.2: 256×256×3 → 64×64×256."""
   x = jax.ShapeDtypeStruct((1, 256, 256, 3), jnp.float32)
-  v = jax.eval_shape(PBNStem().init, jax.random.key(0), x)
-  assert jax.eval_shape(PBNStem().apply, v, x).shape == (1, 64, 64, 256)
+  stem = HourglassStem(entry="pbn")
+  v = jax.eval_shape(stem.init, jax.random.key(0), x)
+  assert jax.eval_shape(stem.apply, v, x).shape == (1, 64, 64, 256)
 
 
 # ---- output protocol ----
@@ -335,7 +337,9 @@ def test_train_step_lowers_loss():
   batch = {"image": jnp.asarray(rng.standard_normal((2, 64, 64, 3)), jnp.float32),
            "heatmaps": jnp.asarray(rng.uniform(0, 1, (2, 16, 16, 16)) ** 8, jnp.float32),
            "target_weight": jnp.ones((2, 16), jnp.float32)}
-  step = jax.jit(make_train_step(model, tx, None))
+  from configs import default
+  from jaxpose.families import HeatmapFamily
+  step = jax.jit(make_train_step(model, tx, HeatmapFamily(default.get_config())))
   losses = []
   new = state
   for _ in range(4):

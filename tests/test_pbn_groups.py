@@ -12,7 +12,8 @@ from jaxpose import grouping, inference, models
 from jaxpose import skeleton as S
 from jaxpose.grouping import resolve
 from jaxpose.models.pbn import MPII_STAT_GROUPS, PBN
-from jaxpose.training import checkpoint, loop
+from jaxpose import checkpoint
+from jaxpose.training import loop
 
 DATA = os.environ.get("JAXPOSE_DATA", os.path.join("..", "shared", "data"))
 

@@ -377,9 +377,12 @@ def test_builder_names_missing_image_and_builds_with_images(tmp_path):
 def released():
   """Every split of every released dataset, read once."""
   out = {}
-  for name, splits in sources.SPLITS.items():
+  for entry in sources.DATASETS.values():
+    if entry.generated:
+      continue
+    name = entry.name
     root = SHARED if name == "lsp_lspet" else os.path.join(SHARED, name)
-    for split in splits:
+    for split in entry.splits:
       out[name, split] = sources.read_split(name, split, root)
   return out
 
@@ -414,7 +417,7 @@ def test_released_annotation_flags(released):
 @needs_data
 @pytest.mark.parametrize("name,split", [("lsp", "test"), ("mpii", "validation")])
 def test_released_joint_order(released, name, split):
-  s = skel.get(sources.SKELETONS[name])
+  s = skel.get(sources.get(name).skeleton)
   j, v = _stack(released[name, split])
   top, neck = s.head
   ok = (v[:, top] * v[:, neck]) > 0

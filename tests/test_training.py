@@ -5,9 +5,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxpose import inference
-from jaxpose.evaluation import report
-from jaxpose.training import checkpoint, loop
+from jaxpose import checkpoint, inference
+from jaxpose.training import loop
 
 
 def _params(workdir):
@@ -38,7 +37,7 @@ def test_save_restore_evaluate_gives_identical_metrics(uninterrupted):
   config, workdir, in_memory = uninterrupted
   predictor = inference.load(workdir)
   assert predictor.step == config.train.num_steps
-  restored = report.evaluate(predictor, config.data.eval_split)
+  restored = inference.evaluate(predictor, config.data.eval_split)
   assert restored["metrics"] == in_memory["metrics"]
   np.testing.assert_array_equal(restored["_predictions"]["pred"], in_memory["_predictions"]["pred"])
   # the config travels with the checkpoint

@@ -100,20 +100,24 @@ def test_limb_sides_of_the_mpii_skeleton():
 
 
 def test_heatmap_columns_pick_the_maps_before_and_after_regression():
+  from configs import default
+  from jaxpose.families import HeatmapFamily, MSNFamily
+  c = default.get_config()
+  msn_panels, hg_panels = MSNFamily(c).heatmap_panels, HeatmapFamily(c).heatmap_panels
   rng = np.random.default_rng(0)
   stack = [rng.normal(size=(2, 8, 8, 3)) for _ in range(3)]
   msn = {"heatmaps": (stack[0], stack[1], stack[2]),
          "pyramid": ((stack[0], stack[0][:, :4, :4]), (stack[1], stack[1][:, :4, :4]))}
-  (t0, before), (t1, after) = vis.heatmap_columns(msn, i=1)
+  (t0, before), (t1, after) = msn_panels(msn, i=1)
   assert "before" in t0 and "after" in t1
   assert np.array_equal(before, stack[1][1])          # the last module's GT map, not the first
   assert np.array_equal(after, stack[2][1])
-  assert [t for t, _ in vis.heatmap_columns(msn, stacks=True)] == [
+  assert [t for t, _ in msn_panels(msn, stacks=True)] == [
       "stack 1", "stack 2", "after regression"]
   hourglass = {"heatmaps": (stack[0], stack[1])}
-  [(title, final)] = vis.heatmap_columns(hourglass)
+  [(title, final)] = hg_panels(hourglass)
   assert title == "final" and np.array_equal(final, stack[1][0])
-  assert len(vis.heatmap_columns(hourglass, stacks=True)) == 2
+  assert len(hg_panels(hourglass, stacks=True)) == 2
 
 
 def test_heatmap_figure_layout_and_peak_under_the_joint():
@@ -235,5 +239,5 @@ def test_overlay_on_a_dataset_without_images_reports_the_missing_file(hourglass_
     json.dump(people, f)
   p = _run(["-m", "jaxpose.visualize", "overlay", f"--workdir={hourglass_workdir}",
             "--dataset=mpii", f"--data_root={root}", "--split=valid"], cache_dir, check=False)
-  assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
+  assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-3000:]
   assert "field 'image': file not found" in p.stderr and "000000000.jpg" in p.stderr

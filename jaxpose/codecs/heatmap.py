@@ -7,25 +7,18 @@ horizontal flip of the crop, ``x' = S - 1 - x``, is exactly the mirror ``u' = h 
 of the heatmap, so ``flip_back`` needs no one-pixel shift.
 
 Encoders (``encode``, ``encode_pyramid``) are tf, per example, for ``tf.data``. Decoders
-(``decode``, ``to_crop``, ``to_image``, ``flip_back``, ``merge_flip``) and the multi-scale
+(``decode``, ``to_crop``, ``flip_back``, ``merge_flip``) and the multi-scale
 test's resampling (``from_scale``, ``merge_scales``) take numpy arrays or jax arrays (also
 under ``jit``) and return the same kind.
 """
 from __future__ import annotations
 
-import sys
+import dataclasses
 from typing import Sequence, Union
 
 import numpy as np
 
-
-def _xp(*arrays):
-  """``jax.numpy`` when any input is a jax array (or tracer), else ``numpy``."""
-  jax = sys.modules.get("jax")
-  if jax is not None and any(isinstance(a, jax.Array) for a in arrays):
-    import jax.numpy as jnp
-    return jnp
-  return np
+from jaxpose.codecs.geometry import _xp, inside
 
 
 # ----------------------------------------------------------------------------- encode (tf)
@@ -43,11 +36,9 @@ def _render(joints_crop, weight, image_size: int, size: int, sigma: float):
 
 
 def target_weight(joints_crop, weight, image_size: int):
-  """(K,) float32: ``weight`` (e.g. ``valid``) × joint inside the crop [0, S-1]²."""
+  """(K,) float32: ``weight`` (e.g. ``valid``) × joint inside the crop (``geometry.inside``)."""
   import tensorflow as tf
-  joints_crop = tf.cast(joints_crop, tf.float32)
-  inside = tf.reduce_all((joints_crop >= 0.0) & (joints_crop <= float(image_size) - 1.0), axis=-1)
-  return tf.cast(weight, tf.float32) * tf.cast(inside, tf.float32)
+  return tf.cast(weight, tf.float32) * inside(joints_crop, image_size)
 
 
 def encode(joints_crop, weight, image_size: int, heatmap_size: int, sigma: float = 1.0):
@@ -133,19 +124,6 @@ def to_crop(coords_hm, image_size: int, heatmap_size: int):
   return (c + 0.5) * (float(image_size) / float(heatmap_size)) - 0.5
 
 
-def to_image(coords_crop, affine):
-  """Crop pixels → image pixels through the crop → image ``affine`` ((..., 2, 3) or (..., 3, 3)).
-
-  ``coords_crop`` (..., K, 2); ``affine`` either one matrix for all or batched with the
-  same leading dims as ``coords_crop``'s (..., K) prefix.
-  """
-  xp = _xp(coords_crop, affine)
-  c = xp.asarray(coords_crop)
-  a = xp.asarray(affine)[..., :2, :]
-  lin, t = a[..., :2], a[..., 2]
-  return xp.einsum("...ij,...kj->...ki", lin, c) + t[..., None, :]
-
-
 def flip_back(heatmaps, perm):
   """Undoes a horizontal flip of the input on (..., h, w, K) heatmaps.
 
@@ -161,13 +139,6 @@ def flip_back(heatmaps, perm):
 def merge_flip(heatmaps, heatmaps_flipped, perm):
   """Flip test: the mean of the maps of the image and the flipped-back maps of its mirror."""
   return 0.5 * (heatmaps + flip_back(heatmaps_flipped, perm))
-
-
-def decode_to_image(heatmaps, image_size: int, affine):
-  """``decode`` → ``to_crop`` → ``to_image``: (..., K, 2) image pixels and (..., K) maxvals."""
-  coords, maxvals = decode(heatmaps)
-  h = heatmaps.shape[-3]
-  return to_image(to_crop(coords, image_size, h), affine), maxvals
 
 
 # --------------------------------------------------------- multi-scale test (numpy / jax)
@@ -274,3 +245,31 @@ def merge_scales(heatmaps_per_scale, scales):
     total = out if total is None else total + out
     count = count + cover
   return total / np.maximum(count, 1.0)[:, :, None]
+
+
+@dataclasses.dataclass(frozen=True)
+class HeatmapCodec:
+  """The heat-map geometry of one config, built once (``from_config``): crop side, map side,
+  Gaussian sigma and pyramid depth, so call sites stop passing them again."""
+  image_size: int
+  heatmap_size: int
+  sigma: float = 1.0
+  pyramid_levels: int = 4
+
+  @classmethod
+  def from_config(cls, data_cfg) -> "HeatmapCodec":
+    return cls(int(data_cfg.image_size), int(data_cfg.heatmap_size), float(data_cfg.sigma),
+               int(data_cfg.get("pyramid_levels", 4)))
+
+  def encode(self, joints_crop, weight):
+    """(h, h, K) maps and the (K,) target weight of one example (tf); see ``encode``."""
+    return encode(joints_crop, weight, self.image_size, self.heatmap_size, self.sigma)
+
+  def encode_pyramid(self, joints_crop, weight) -> tuple:
+    return encode_pyramid(joints_crop, weight, self.image_size, self.heatmap_size, self.sigma,
+                          levels=self.pyramid_levels)
+
+  def decode(self, heatmaps):
+    """(..., h, w, K) maps → (..., K, 2) crop pixels and (..., K) peak values."""
+    uv, maxvals = decode(heatmaps)
+    return to_crop(uv, self.image_size, heatmaps.shape[-3]), maxvals

@@ -35,6 +35,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from jaxpose.codecs.geometry import inside
+
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
@@ -266,13 +268,6 @@ def color_jitter(image, seed, cfg: Any = None):
   image = (image - gray) * _uniform(s_s, lo, hi) + gray
   gains = tf.random.stateless_uniform([3], s_ch, minval=lo, maxval=hi)
   return tf.clip_by_value(image * gains, 0.0, 1.0)
-
-
-def inside(points, image_size: int):
-  """(K,) float32: 1 where 0 ≤ x ≤ S-1 and 0 ≤ y ≤ S-1."""
-  points = tf.convert_to_tensor(points)
-  ok = (points >= 0.0) & (points <= float(image_size) - 1.0)
-  return tf.cast(tf.reduce_all(ok, axis=-1), tf.float32)
 
 
 def augment_example(example: Mapping[str, Any], seed, cfg: Any, image_size: int,

@@ -1,48 +1,45 @@
-"""Dataset registry: config name → TFDS builder, skeleton and split names.
+"""Dataset registry as configs see it: ``data.name`` → TFDS builder, skeleton, split names.
 
-``builder(data_cfg)`` returns a prepared TFDS builder; nothing here downloads: real
-datasets are read from ``data.root`` (their folder as released), the synthetic one is
-generated on first use and cached under ``jaxpose.data.records.cache_dir()``.
+The facts come from the one dataset table, ``jaxpose.data.sources.DATASETS``; this module
+turns a ``data`` config section into them. ``builder(data_cfg)`` returns a prepared TFDS
+builder; nothing here downloads: real datasets are read from ``data.root`` (their folder as
+released), the synthetic one is generated on first use and cached under
+``jaxpose.data.records.cache_dir()``. Importing this module does not import tf (the
+builders are imported when ``builder`` is called), so config checks and model-only code
+may use it.
 """
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from jaxpose import skeleton as skel
+from jaxpose.data import sources
 from jaxpose.data.records import DataError, cache_dir
 
+DATASETS = sources.DATASETS  # name -> sources.Dataset (the same table, not a copy)
 
-def _synthetic(data_cfg):
-  from jaxpose.data.builders import synthetic
-  s = data_cfg.synthetic
-  return synthetic.load_builder(
-      train_size=int(s.train_size), validation_size=int(s.validation_size),
-      test_size=int(s.test_size), seed=int(s.get("seed", 0)),
-      image_size=int(s.image_size), data_dir=tfds_dir())
+# Split names people type for the canonical ones (MPII's files and ports say "valid").
+SPLIT_ALIASES = {"valid": "validation", "val": "validation"}
 
 
-def _real(name: str):
-  """Factory of a real dataset's builder, read from ``data.root`` (default
-  ``$JAXPOSE_DATA/<name>``). Optional ``data.limit`` (records per split, 0 = all) and
-  ``data.on_error`` ("raise" | "skip") pass through to the reader."""
-  def factory(data_cfg):
-    from jaxpose.data.builders import real
-    return real.load_builder(
-        name, root=data_cfg.get("root") or None, data_dir=tfds_dir(),
-        limit=int(data_cfg.get("limit", 0) or 0), on_error=data_cfg.get("on_error", "raise"))
-  return factory
+def names() -> tuple[str, ...]:
+  """Every known ``data.name``."""
+  return tuple(DATASETS)
 
 
-# name -> (builder factory, skeleton name)
-DATASETS = {
-    "synthetic_pose": (_synthetic, "mpii"),
-    "lsp": (_real("lsp"), "lsp"),
-    "lspet": (_real("lspet"), "lsp"),
-    "lsp_lspet": (_real("lsp_lspet"), "lsp"),
-    "mpii": (_real("mpii"), "mpii"),
-    "flic": (_real("flic"), "flic"),
-    "buffy": (_real("buffy"), "upper_body"),
-}
+get = sources.get  # name -> its table entry, or a DataError listing the known names
+
+
+def splits(name: str) -> tuple[str, ...]:
+  """The split names of dataset ``name``."""
+  return get(name).splits
+
+
+def canonical_split(split: Optional[str]) -> Optional[str]:
+  """``split`` with the usual aliases resolved ("valid", "val" → "validation"); empty or
+  None stays as it is, so that callers can fall back to a default with ``or``."""
+  return SPLIT_ALIASES.get(split, split) if split else split
 
 
 def tfds_dir() -> str:
@@ -50,15 +47,30 @@ def tfds_dir() -> str:
 
 
 def builder(data_cfg):
-  name = data_cfg.name
-  if name not in DATASETS:
-    raise DataError(f"data.name={name!r} is not a known dataset; known: {sorted(DATASETS)}")
-  return DATASETS[name][0](data_cfg)
+  """The prepared TFDS builder of ``data_cfg``'s dataset.
+
+  Real datasets: ``data.root`` (default: the table's folder below ``$JAXPOSE_DATA``),
+  optional ``data.limit`` (records per split, 0 = all) and ``data.on_error`` ("raise" |
+  "skip") pass through to the reader. The synthetic one: ``data.synthetic.*`` sizes,
+  seed and image size.
+  """
+  entry = get(data_cfg.name)
+  if entry.generated:
+    from jaxpose.data.builders import synthetic
+    s = data_cfg.synthetic
+    return synthetic.load_builder(
+        train_size=int(s.train_size), validation_size=int(s.validation_size),
+        test_size=int(s.test_size), seed=int(s.get("seed", 0)),
+        image_size=int(s.image_size), data_dir=tfds_dir())
+  from jaxpose.data.builders import real
+  return real.load_builder(
+      entry.name, root=data_cfg.get("root") or None, data_dir=tfds_dir(),
+      limit=int(data_cfg.get("limit", 0) or 0), on_error=data_cfg.get("on_error", "raise"))
 
 
 def skeleton(data_cfg) -> skel.Skeleton:
-  name = data_cfg.get("skeleton") or DATASETS[data_cfg.name][1]
-  return skel.get(name)
+  """``data.skeleton`` if set, else the dataset's own skeleton."""
+  return skel.get(data_cfg.get("skeleton") or get(data_cfg.name).skeleton)
 
 
 def num_examples(b, split: str) -> int:

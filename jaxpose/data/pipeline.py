@@ -7,10 +7,16 @@ run resumed at step ``s`` skips the first ``s × host_batch`` raw records (cheap
 is decoded before the skip). So an interrupted run continues with exactly the batches
 of an uninterrupted one. Only tf ops run per example (no ``py_function``).
 
-Evaluation batches carry, besides the plain crop ``image``, the crops of the multi-scale
-test when ``config.eval.scales`` is not ``(1.0,)``: ``image_scales`` (B, n, S, S, 3), one
-crop per scale, cut here from the image already decoded for ``image`` (tf.data's parallel
-map, no second decode, no Python per example).
+Which targets a batch carries is the model family's choice (``family.targets()``, passed in
+as ``targets``): ``heatmaps`` (+ ``target_weight``), ``heatmap_pyramid``, ``coords``,
+``present`` (annotated, visible and inside the crop), ``part_windows``. ``target_weight``
+(annotated and inside the crop) is always there.
+
+Evaluation batches carry the plain crop ``image``, its ``affine``, the ground truth
+(``EVAL_KEYS``), and what the family asks for besides (``inputs``):
+``image_scales`` (B, n, S, S, 3), the crops of the multi-scale test at ``config.eval.scales``,
+cut here from the image already decoded for ``image`` (tf.data's parallel map, no second
+decode, no Python per example).
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ import tensorflow_datasets as tfds
 from jaxpose.codecs import coords as coords_codec
 from jaxpose.codecs import heatmap as heatmap_codec
 from jaxpose.codecs import part_windows
+from jaxpose.errors import ConfigError
 from jaxpose.data import augment, datasets
 
 tf.config.set_visible_devices([], "GPU")  # JAX owns the accelerator.
@@ -33,6 +40,8 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 EVAL_KEYS = ("joints", "valid", "visible", "norm", "center", "scale", "affine", "index")
+TARGETS = ("heatmaps", "heatmap_pyramid", "coords", "present", "part_windows")
+INPUTS = ("image_scales",)
 
 
 def raw_dataset(data_cfg, split: str, process_index: int = 0, process_count: int = 1):
@@ -49,13 +58,24 @@ def raw_dataset(data_cfg, split: str, process_index: int = 0, process_count: int
   return ds, n
 
 
-def example_transform(config, train: bool):
-  """The per-example function ``(position, record) -> features`` (tf ops only)."""
+def example_transform(config, train: bool, targets=(), inputs=()):
+  """The per-example function ``(position, record) -> features`` (tf ops only).
+
+  ``targets``: the training targets to build (``TARGETS``); ``inputs``: extra evaluation
+  inputs (``INPUTS``); both the family's choice."""
   data = config.data
   skeleton = datasets.skeleton(data)
   flip_perm = tf.constant(skeleton.flip_permutation, tf.int32)
-  size, hsize = int(data.image_size), int(data.heatmap_size)
-  targets = set(data.get("targets", ("heatmaps",)))
+  size = int(data.image_size)
+  targets, inputs = set(targets), set(inputs)
+  for what, given, known in (("target", targets, TARGETS), ("input", inputs, INPUTS)):
+    unknown = sorted(given - set(known))
+    if unknown:
+      raise ConfigError(f"the input pipeline cannot build the {what} {unknown[0]!r}; it builds "
+                        f"{', '.join(known)}")
+  if "heatmaps" in targets or "heatmap_pyramid" in targets:
+    hm_codec = heatmap_codec.HeatmapCodec.from_config(data)
+  xy_codec = coords_codec.CoordCodec(size)
   if "part_windows" in targets:
     pw = data.part_windows
     boxes = part_windows.window_boxes(int(pw.crop), int(pw.window), int(pw.grid)) * (
@@ -73,26 +93,23 @@ def example_transform(config, train: bool):
          "center": record["center"], "scale": record["scale"]},
         seed, data.augment, size, flip_perm, train=train, scale_pad=scale_pad)
     weight = ex["valid"] * ex["inside"]
-    out = {"image": (ex["image"] - MEAN) / STD,
+    out = {"image": (ex["image"] - MEAN) / STD, "target_weight": weight,
            "valid": ex["valid"], "visible": ex["visible"], "affine": ex["affine"]}
     if "heatmaps" in targets:
-      out["heatmaps"], out["target_weight"] = heatmap_codec.encode(
-          ex["joints_crop"], weight, size, hsize, float(data.sigma))
-    else:
-      out["target_weight"] = weight
+      out["heatmaps"], _ = hm_codec.encode(ex["joints_crop"], weight)
     if "heatmap_pyramid" in targets:
-      out["heatmap_pyramid"] = tuple(heatmap_codec.encode_pyramid(
-          ex["joints_crop"], weight, size, hsize, float(data.sigma),
-          levels=int(data.get("pyramid_levels", 4))))
+      out["heatmap_pyramid"] = tuple(hm_codec.encode_pyramid(ex["joints_crop"], weight))
     if "coords" in targets:
-      out["coords"] = coords_codec.encode(ex["joints_crop"], size)
+      out["coords"] = xy_codec.encode(ex["joints_crop"])
+    if "present" in targets:
+      out["present"] = ex["visible"] * ex["inside"]
     if "part_windows" in targets:
       out["part_windows"] = part_windows.encode(
           ex["joints_crop"], ex["valid"], parts, boxes, float(data.part_windows.beta))
     if not train:
       out.update(joints=record["joints"], norm=record["norm"], center=record["center"],
                  scale=record["scale"], index=record["index"])
-      if scales != (1.0,):
+      if "image_scales" in inputs:
         out["image_scales"] = (augment.scale_crops(
             image, record["center"], record["scale"], size, scales, scale_pad) - MEAN) / STD
     return out
@@ -101,8 +118,9 @@ def example_transform(config, train: bool):
 
 
 def train_iterator(config, global_batch: int, start_step: int = 0,
-                   process_index: int = 0, process_count: int = 1):
-  """Endless iterator of this host's numpy batches, starting at ``start_step``."""
+                   process_index: int = 0, process_count: int = 1, targets=("heatmaps",)):
+  """Endless iterator of this host's numpy batches, starting at ``start_step``, with the
+  training ``targets`` a family asks for."""
   if global_batch % process_count:
     raise ValueError(f"train.batch_size={global_batch} is not divisible by {process_count} hosts")
   host_batch = global_batch // process_count
@@ -110,20 +128,26 @@ def train_iterator(config, global_batch: int, start_step: int = 0,
   ds = ds.shuffle(min(int(config.data.shuffle_buffer), n), seed=int(config.seed),
                   reshuffle_each_iteration=True).repeat()
   ds = ds.enumerate().skip(int(start_step) * host_batch)
-  ds = ds.map(example_transform(config, train=True), num_parallel_calls=tf.data.AUTOTUNE,
+  ds = ds.map(example_transform(config, True, targets), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   ds = ds.batch(host_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
   return iter(tfds.as_numpy(ds))
 
 
 def eval_batches(config, split: str, batch_size: int, process_index: int = 0,
-                 process_count: int = 1):
+                 process_count: int = 1, inputs=None):
   """Finite iterator of numpy batches of the whole split (un-augmented crops).
+
+  ``inputs`` (the family's ``eval_inputs()``; None = ``image_scales`` when
+  ``config.eval.scales`` is not ``(1.0,)``) are built besides the plain crop.
 
   The last batch is padded to ``batch_size``; its ``mask`` marks real examples.
   """
   ds, n = raw_dataset(config.data, split, process_index, process_count)
-  ds = ds.enumerate().map(example_transform(config, train=False),
+  if inputs is None:
+    scales = heatmap_codec.check_scales(config.get("eval", {}).get("scales", (1.0,)))
+    inputs = () if scales == (1.0,) else ("image_scales",)
+  ds = ds.enumerate().map(example_transform(config, False, inputs=inputs),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
   for batch in tfds.as_numpy(ds):

@@ -12,9 +12,10 @@ from typing import Optional
 
 import numpy as np
 
+# Defined below both data and evaluation (the official file formats raise it too).
+from jaxpose.formats.errors import DataError
 
-class DataError(ValueError):
-  """Bad input data; the message names the file, the record and the field."""
+__all__ = ["DataError", "PoseRecord", "cache_dir", "data_root", "validate"]
 
 
 @dataclasses.dataclass

@@ -8,5 +8,5 @@ from jaxpose.evaluation.pck import (area_under_curve, correct_mask, pck_curve, p
                                     pckh, torso_norm)
 from jaxpose.evaluation.pcp import pcp_mask, pcp_per_part
 from jaxpose.evaluation.curves import flic_curves, plot_curves
-from jaxpose.evaluation.tables import (METRICS, compute_metrics, format_table, group_table,
-                                       joint_table, parse)
+from jaxpose.evaluation.metrics import METRICS, compute_metrics, parse
+from jaxpose.evaluation.tables import format_table, group_table, joint_table

@@ -1,162 +1,69 @@
-"""The official MPII evaluation file layouts — the one place 1-based ↔ 0-based happens.
+"""Scoring an official MPII predictions file: the one path from such a file to the metrics.
 
-* Predictions (what ``eval_PCKh.m`` / ``eval_PCKh.py`` / HRNet load): ``preds``, N × 16 × 2,
-  1-based MATLAB pixels, MPII joint-id order (= ``skeleton.MPII``), in a ``.mat``
-  (``scipy.io.savemat``) or an ``.h5`` (h5py dataset ``preds``).
-* Ground truth ``gt_valid.mat`` (``detections_our_format.mat`` has the same fields):
-  ``pos_gt_src`` 16 × 2 × N [joint, (x, y), person] — the official code subtracts
-  ``transpose(preds, [1, 2, 0])`` from it and takes the norm over axis 1 — ``jnt_missing``
-  16 × N (1 = unannotated), ``headboxes_src`` 2 × 2 × N [corner, (x, y), person], and
-  ``dataset_joints`` (names). All 1-based. A 2 × 16 × N ``pos_gt_src`` is accepted too.
+``evaluate_files`` is what ``evaluate.py --predictions`` runs, against an official
+``gt_valid.mat`` or against a split's annotations (a ``GtValid`` built by the caller from
+``sources.read_split``: this package may not import ``jaxpose.data``).
 
-The PCKh normaliser read from it is SC_BIAS 0.6 × the head-box diagonal
-(``util_get_head_size.m``), the ``norm`` of every MPII record.
+The file layouts themselves (``preds`` .mat/.h5, ``gt_valid.mat``, ``GtValid``, ``SC_BIAS``)
+are defined once, in ``jaxpose.formats.mpii``, because the MPII reader needs them too; they
+are re-exported here so that scoring code and tools that write predictions beside scoring
+them (``evaluate.py --write_predictions``) import one module.
 """
 from __future__ import annotations
 
-import dataclasses
-import os
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from jaxpose import skeleton as skel
-from jaxpose.data.records import DataError
+from jaxpose.evaluation.metrics import compute_metrics
+from jaxpose.formats.mpii import (NUM_JOINTS, OFFICIAL_JOINT_NAMES, SC_BIAS, FormatError,
+                                  GtValid, read_gt_valid, read_predictions, write_gt_valid,
+                                  write_predictions)
 
-SC_BIAS = 0.6
-NUM_JOINTS = 16
-# ``dataset_joints`` of the official files, MPII joint-id order.
-OFFICIAL_JOINT_NAMES = ("rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thrx",
-                        "neck", "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri")
+__all__ = ["DEFAULT_METRICS", "FormatError", "GtValid", "NUM_JOINTS", "OFFICIAL_JOINT_NAMES",
+           "SC_BIAS", "evaluate_files", "read_gt_valid", "read_predictions", "write_gt_valid",
+           "write_predictions"]
 
-
-class FormatError(DataError):
-  """A file that is not in the official layout; the message names file and field."""
-
-
-@dataclasses.dataclass
-class GtValid:
-  """``gt_valid.mat`` in jaxpose conventions (0-based pixels, person axis first)."""
-  gt: np.ndarray          # (N, 16, 2)
-  valid: np.ndarray       # (N, 16) 1 = annotated (1 − jnt_missing)
-  norm: np.ndarray        # (N,) 0.6 × head-box diagonal
-  headboxes: np.ndarray   # (N, 2, 2) [corner, (x, y)]
+# What the official MPII toolkit reports.
+DEFAULT_METRICS = ("pckh@0.5", "pckh@0.1", "auc")
 
 
-def _kind(path: str) -> str:
-  ext = os.path.splitext(path)[1].lower()
-  if ext == ".mat":
-    return "mat"
-  if ext in (".h5", ".hdf5"):
-    return "h5"
-  raise FormatError(f"{path}: unknown prediction file type {ext!r}; use .mat or .h5")
+def evaluate_files(pred_path: str, gt: Union[str, GtValid],
+                   metrics: Sequence[str] = DEFAULT_METRICS,
+                   visible: Optional[np.ndarray] = None, *,
+                   skeleton: skel.Skeleton = skel.MPII, source: Optional[str] = None) -> dict:
+  """The official MPII evaluation of a predictions file.
 
+  Args:
+    pred_path: an official predictions file (``preds``, .mat or .h5).
+    gt: the path of an official ``gt_valid.mat``, or a ``GtValid`` (e.g.
+      ``GtValid.from_records`` of a split's records, in the predictions' order).
+    metrics: metric names of ``tables.compute_metrics``.
+    visible: (N, K) visibility flags for the occlusion metrics (default ``gt.visible``;
+      ``gt_valid.mat`` has none).
+    skeleton: the joint set of the ground truth.
+    source: the ground truth's name in error messages (default: its path).
 
-def write_predictions(path: str, preds: np.ndarray) -> str:
-  """Writes (N, 16, 2) 0-based predictions as the official 1-based ``preds``."""
-  preds = np.asarray(preds, np.float64)
-  if preds.ndim != 3 or preds.shape[1:] != (NUM_JOINTS, 2):
-    raise ValueError(f"preds must be (N, {NUM_JOINTS}, 2), got {preds.shape}")
-  out = preds + 1.0
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  if _kind(path) == "mat":
-    import scipy.io
-    scipy.io.savemat(path, {"preds": out})
-  else:
-    import h5py
-    with h5py.File(path, "w") as f:
-      f.create_dataset("preds", data=out)
-  return path
+  Returns:
+    ``compute_metrics``' result plus ``num_examples``.
 
-
-def read_predictions(path: str) -> np.ndarray:
-  """(N, 16, 2) 0-based predictions from an official ``preds`` file (.mat or .h5)."""
-  kind = _kind(path)
-  preds = None
-  if kind == "mat":
-    import scipy.io
-    try:
-      mat = scipy.io.loadmat(path)
-    except NotImplementedError:  # MATLAB v7.3 files are HDF5
-      kind = "h5"
-    else:
-      if "preds" not in mat:
-        raise FormatError(f"{path}: no field 'preds' (has {sorted(k for k in mat if not k.startswith('__'))})")
-      preds = np.asarray(mat["preds"], np.float64)
-  if kind == "h5":
-    import h5py
-    with h5py.File(path, "r") as f:
-      if "preds" not in f:
-        raise FormatError(f"{path}: no dataset 'preds' (has {sorted(f.keys())})")
-      preds = np.asarray(f["preds"][()], np.float64)
-    if preds.ndim == 3 and preds.shape[:2] == (2, NUM_JOINTS):  # MATLAB v7.3 stores it transposed
-      preds = preds.transpose(2, 1, 0)
-  if preds.ndim != 3 or preds.shape[1:] != (NUM_JOINTS, 2):
-    raise FormatError(f"{path}: field 'preds' must be N x {NUM_JOINTS} x 2, got {preds.shape}")
-  return preds - 1.0
-
-
-def read_gt_valid(path: str) -> GtValid:
-  """Reads an official ``gt_valid.mat`` (or ``detections_our_format.mat``)."""
-  import scipy.io
-  mat = scipy.io.loadmat(path)
-  for key in ("pos_gt_src", "jnt_missing", "headboxes_src"):
-    if key not in mat:
-      raise FormatError(f"{path}: no field {key!r}")
-  pos = np.asarray(mat["pos_gt_src"], np.float64)
-  missing = np.asarray(mat["jnt_missing"])
-  boxes = np.asarray(mat["headboxes_src"], np.float64)
-  if pos.ndim != 3:
-    raise FormatError(f"{path}: field 'pos_gt_src' must be 16 x 2 x N, got {pos.shape}")
-  n = pos.shape[2]
-  if pos.shape[:2] == (NUM_JOINTS, 2):
-    gt = pos.transpose(2, 0, 1)
-  elif pos.shape[:2] == (2, NUM_JOINTS):
-    gt = pos.transpose(2, 1, 0)
-  else:
-    raise FormatError(f"{path}: field 'pos_gt_src' must be 16 x 2 x N, got {pos.shape}")
-  if missing.shape != (NUM_JOINTS, n):
-    raise FormatError(f"{path}: field 'jnt_missing' must be {NUM_JOINTS} x {n}, got {missing.shape}")
-  if boxes.shape != (2, 2, n):
-    raise FormatError(f"{path}: field 'headboxes_src' must be 2 x 2 x {n}, got {boxes.shape}")
-  headboxes = boxes.transpose(2, 0, 1) - 1.0
-  norm = SC_BIAS * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)
-  return GtValid(gt=gt - 1.0, valid=(missing.T == 0).astype(np.float32), norm=norm,
-                 headboxes=headboxes)
-
-
-def write_gt_valid(path: str, gt: np.ndarray, valid: np.ndarray, headboxes: np.ndarray,
-                   joint_names: Sequence[str] = OFFICIAL_JOINT_NAMES) -> str:
-  """Writes 0-based (N, 16, 2) ground truth, (N, 16) valid and (N, 2, 2) head boxes in
-  the official ``gt_valid.mat`` layout (1-based)."""
-  import scipy.io
-  gt = np.asarray(gt, np.float64)
-  valid = np.asarray(valid) > 0
-  headboxes = np.asarray(headboxes, np.float64)
-  n = gt.shape[0]
-  if gt.shape != (n, NUM_JOINTS, 2) or valid.shape != (n, NUM_JOINTS) or headboxes.shape != (n, 2, 2):
-    raise ValueError(f"want gt (N, 16, 2), valid (N, 16), headboxes (N, 2, 2); got "
-                     f"{gt.shape}, {valid.shape}, {headboxes.shape}")
-  names = np.empty((1, len(joint_names)), dtype=object)
-  names[0, :] = list(joint_names)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  scipy.io.savemat(path, {
-      "pos_gt_src": (gt + 1.0).transpose(1, 2, 0),
-      "jnt_missing": (~valid).astype(np.float64).T,
-      "headboxes_src": (headboxes + 1.0).transpose(1, 2, 0),
-      "dataset_joints": names})
-  return path
-
-
-def evaluate_files(pred_path: str, gt_valid_path: str,
-                   metrics: Sequence[str] = ("pckh@0.5", "pckh@0.1", "auc"),
-                   visible: Optional[np.ndarray] = None) -> dict:
-  """The official MPII evaluation of a predictions file against ``gt_valid.mat``."""
-  from jaxpose.evaluation.tables import compute_metrics
+  Raises:
+    FormatError: a file not in the official layout, or predictions whose number of people
+      or joints differs from the ground truth's.
+  """
   preds = read_predictions(pred_path)
-  gt = read_gt_valid(gt_valid_path)
-  if len(preds) != len(gt.gt):
-    raise FormatError(f"{pred_path}: {len(preds)} predictions for {len(gt.gt)} people in "
-                      f"{gt_valid_path}")
-  return compute_metrics(list(metrics), preds, gt.gt, gt.valid, gt.norm, skel.MPII,
-                         visible=visible)
+  if isinstance(gt, GtValid):
+    truth, source = gt, source or "the ground truth"
+  else:
+    truth, source = read_gt_valid(gt), source or gt
+  if preds.shape[1] != truth.gt.shape[1] or truth.gt.shape[1] != skeleton.num_joints:
+    raise FormatError(f"{pred_path}: {preds.shape[1]} joints per person, {source} has "
+                      f"{truth.gt.shape[1]} ({skeleton.name} skeleton: {skeleton.num_joints})")
+  if len(preds) != len(truth.gt):
+    raise FormatError(f"{pred_path}: {len(preds)} predictions, but {source} has "
+                      f"{len(truth.gt)} people")
+  out = compute_metrics(list(metrics), preds, truth.gt, truth.valid, truth.norm, skeleton,
+                        visible=truth.visible if visible is None else visible)
+  out["num_examples"] = int(len(preds))
+  return out

@@ -1,4 +1,7 @@
-"""Evaluate a predictor on a split: metrics, printed tables, the JSON file scripts read.
+"""Score a split's predictions: metrics, printed tables, the JSON file scripts read.
+
+Pure numpy: ``score`` takes predictions and ground truth (``inference.predict_split`` makes
+them; ``inference.evaluate`` runs both), it never runs a model.
 
 ``WORKDIR/eval/<dataset>_<split>.json`` has the stable shape
 ``{"step": N, "config": NAME, "dataset": D, "split": S, "flip": bool, "scales": [1.0, …],
@@ -14,32 +17,30 @@ import os
 
 import numpy as np
 
-from jaxpose.data import datasets
-from jaxpose.evaluation.tables import compute_metrics, format_table
+from jaxpose.evaluation.metrics import compute_metrics
+from jaxpose.evaluation.tables import format_table
 
 
-def evaluate(predictor, split: str, metrics=None, progress: bool = False) -> dict:
-  from jaxpose.inference import predict_split
-  cfg = predictor.config
-  res = predict_split(predictor, split, progress=progress)
-  names = list(metrics or cfg.eval.metrics)
+def score(predictions: dict, skeleton, metrics, scale_pad: float = 1.25) -> dict:
+  """The named metrics of one split's predictions (pure numpy; nothing here runs a model).
+
+  ``predictions``: ``pred`` (N, K, 2) image pixels, ``joints`` (N, K, 2+) ground truth,
+  ``valid``, ``visible`` (N, K), ``norm`` (N,), optional ``scale`` (N,) (the crop height is
+  ``200 · scale · scale_pad``, DESIGN.md geometry conventions), ``image_height`` (N,), and
+  ``pred_visible`` (N, K) presence probabilities from families that predict them.
+  """
+  res = predictions
   visible = res.get("visible")
   if visible is None and res["joints"].shape[-1] > 2:
     visible = res["joints"][..., 2]
   crop_height = None
   if res.get("scale") is not None:
-    # The crop box is a square of side 200 · scale · scale_pad image pixels (DESIGN.md,
-    # geometry conventions): the height of the image the network sees.
-    crop_height = 200.0 * np.asarray(res["scale"], np.float64) * float(
-        cfg.data.get("scale_pad", 1.25))
-  out = compute_metrics(names, res["pred"], res["joints"][..., :2], res["valid"], res["norm"],
-                        datasets.skeleton(cfg.data), visible=visible, crop_height=crop_height,
-                        image_height=res.get("image_height"))
-  out.update(step=int(predictor.step), config=str(cfg.get("name", "")), dataset=cfg.data.name,
-             split=split, num_examples=int(len(res["pred"])),
-             flip=bool(getattr(predictor, "flip", False)),
-             scales=[float(s) for s in getattr(predictor, "scales", (1.0,))])
-  out["_predictions"] = res
+    crop_height = 200.0 * np.asarray(res["scale"], np.float64) * float(scale_pad)
+  out = compute_metrics(list(metrics), res["pred"], res["joints"][..., :2], res["valid"],
+                        res.get("norm"), skeleton, visible=visible, crop_height=crop_height,
+                        image_height=res.get("image_height"),
+                        pred_visible=res.get("pred_visible"))
+  out["num_examples"] = int(len(res["pred"]))
   return out
 
 

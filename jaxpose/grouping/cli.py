@@ -24,7 +24,8 @@ _DESCRIPTION = ("Part groups from the mutual information of joint locations "
 
 def _skeleton_for(num_joints: int, name: Optional[str], dataset: str) -> skeleton_lib.Skeleton:
   from jaxpose.data import sources
-  name = name or sources.SKELETONS.get(dataset)
+  entry = sources.DATASETS.get(dataset)
+  name = name or (entry.skeleton if entry else None)
   if name:
     return skeleton_lib.get(name)
   for skel in skeleton_lib.SKELETONS.values():

@@ -3,14 +3,20 @@
 ``create(config.model)`` builds a model from a config section holding ``name`` (the registry key)
 and the constructor fields of that family. Importing this package must stay free of tensorflow.
 
-Adding a family: define the module in its own file, import it here and ``register("name")(Cls)``
-(or decorate a class defined elsewhere with ``@register("name")``).
+Adding a model: define the module in its own file, import it here and
+``register("name", family=...)(Cls)`` (or decorate a class defined elsewhere). Every model
+belongs to a family (``jaxpose.families``: how its outputs are trained, decoded, flipped and
+drawn); the family is the ``family`` argument of ``register`` or the class attribute
+``family``. A model outside this package needs no registration: ``model.name =
+"package.module:ClassName"`` imports it (the class must have a ``family`` attribute), so
+``python train.py --config.model.name=mynets:TinyNet`` trains your own network.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+import importlib
+from typing import Any, Callable, Mapping, Optional
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -21,21 +27,51 @@ from jaxpose.models.pbn import PBN
 from jaxpose.models.msn import MSN
 
 MODELS: dict[str, type[nn.Module]] = {}
+FAMILY: dict[str, str] = {}
 
 # flax.linen dataclass fields that are not constructor options of a model.
 _RESERVED = frozenset({"parent", "name"})
 
 
-def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-  """Class decorator: ``MODELS[name] = cls``. Re-registering a name with another class is an error."""
+def register(name: str, family: Optional[str] = None) -> Callable[[type[nn.Module]], type[nn.Module]]:
+  """Class decorator: ``MODELS[name] = cls`` in ``family`` (default: ``cls.family``).
+  Re-registering a name with another class is an error."""
 
   def wrap(cls: type[nn.Module]) -> type[nn.Module]:
     if name in MODELS and MODELS[name] is not cls:
       raise ValueError(f"model name {name!r} is already registered to {MODELS[name].__name__}")
+    fam = family or getattr(cls, "family", None)
+    if not fam:
+      raise ValueError(f"model {name!r}: give register(..., family=...) or a class attribute "
+                       "'family'")
     MODELS[name] = cls
+    FAMILY[name] = fam
     return cls
 
   return wrap
+
+
+def model_class(name: str) -> type[nn.Module]:
+  """The class of ``model.name``: a registered name, or ``"package.module:ClassName"``."""
+  if name in MODELS:
+    return MODELS[name]
+  if ":" in name:
+    module, _, attr = name.partition(":")
+    try:
+      cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+      raise ValueError(f"model.name={name!r}: cannot import {attr} from {module}: {e}") from None
+    if not getattr(cls, "family", None):
+      raise ValueError(f"model.name={name!r}: the class has no 'family' attribute (one of the "
+                       "jaxpose.families names, e.g. 'heatmap' or 'coords')")
+    return cls
+  raise ValueError(f"unknown model.name {name!r} (registered models: {', '.join(sorted(MODELS))}; "
+                   "or 'package.module:ClassName')")
+
+
+def family_of(name: str) -> str:
+  """The family name of ``model.name``."""
+  return FAMILY[name] if name in FAMILY else model_class(name).family
 
 
 def fields(cls: type[nn.Module]) -> tuple[str, ...]:
@@ -66,9 +102,7 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
   if "name" not in cfg:
     raise ValueError(f"model config has no 'name' (registered models: {', '.join(sorted(MODELS))})")
   name = cfg.pop("name")
-  if name not in MODELS:
-    raise ValueError(f"unknown model.name {name!r} (registered models: {', '.join(sorted(MODELS))})")
-  cls = MODELS[name]
+  cls = model_class(name)
   allowed = fields(cls)
   if "grouping" in cfg:
     _check_grouping(name, cfg.pop("grouping"), cfg.get("groups"), "groups" in allowed)
@@ -94,9 +128,9 @@ def _check_grouping(name: str, grouping: Any, groups: Any, has_groups: bool) -> 
         f"before models.create, or set model.groups to explicit joint-index groups")
 
 
-register("hourglass")(StackedHourglass)
-register("pbn")(PBN)
-register("msn")(MSN)
+register("hourglass", family="heatmap")(StackedHourglass)
+register("pbn", family="heatmap")(PBN)
+register("msn", family="msn")(MSN)
 
-__all__ = ["MODELS", "MSN", "PBN", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem",
-           "Residual", "StackedHourglass", "create", "fields", "register"]
+__all__ = ["FAMILY", "MODELS", "MSN", "PBN", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem",
+           "Residual", "StackedHourglass", "create", "family_of", "fields", "model_class", "register"]

@@ -7,7 +7,8 @@ Reusable pieces (the part-based branching network, Tang & Wu 2019 §3.2–3.3, s
 heads; the multi-scale network, Ke et al. 2018 §2.1, reads the features of every upsampling level):
 
 - ``HourglassStem``: 7×7/2 conv + BN + ReLU, bottleneck → features/2, 2×2 max-pool, two bottlenecks
-  → features (input H×W → H/4×W/4).
+  → features (input H×W → H/4×W/4); ``entry="pbn"`` swaps the 7×7/2 conv for the three 3×3 convs
+  and first pooling of Tang & Wu §3.2 (the PBN trunk), so both families share one stem.
 - ``Hourglass(depth, features, num_blocks)``: one recursive hourglass module (Newell et al. §3.2).
 - ``StackedHourglass``: stem + stacks with intermediate supervision and feature re-injection
   (Newell et al. §3.4).
@@ -30,33 +31,59 @@ from jaxpose.models.layers import (Bottleneck, Conv1x1, Residual, batch_norm, ch
 Dtype = Any
 
 
-class HourglassStem(nn.Module):
-  """The stem of Newell et al. 2016 (§3.4) as in the PyTorch port, H×W×3 → H/4×W/4×features.
+STEM_ENTRIES = ("hourglass", "pbn")
 
-  7×7 stride-2 conv (features/4 = 64 channels, padding 3) + BN + ReLU, bottleneck → features/2
-  (128), 2×2 max-pool, bottleneck → features (256), bottleneck → features. These bottlenecks are
-  single blocks whatever ``num_blocks`` is (as in the port). Channel counts scale with ``features``
-  (the port fixes 64/128/256, i.e. ``features=256``).
+
+class HourglassStem(nn.Module):
+  """The stem shared by the hourglass families, H×W×3 → H/4×W/4×features.
+
+  Two entries, then the bottlenecks both papers put after them (named ``res1``–``res3``):
+
+  - ``entry="hourglass"`` (Newell et al. 2016 §3.4, as in the PyTorch port; StackedHourglass,
+    MSN): 7×7 stride-2 conv (features/4 = 64 channels, padding 3) + BN + ReLU (``conv``,
+    ``bn``), bottleneck → features/2 (128), 2×2 max-pool, bottleneck → features (256),
+    bottleneck → features.
+  - ``entry="pbn"`` (Tang & Wu 2019 §3.2, PBN): three stride-1 3×3 convs (features/4 = 64)
+    each + BN + ReLU (``conv0``–``conv2``, ``bn0``–``bn2``) with a 2×2 max-pool after the first
+    ("three 3×3 convolutional layers (64 channels) and one 2×2 pooling layer (after the first
+    convolution), followed by a residual block (128 channels) and another round of pooling […].
+    After two subsequent residual blocks (128 and 256 channels), we get a 256-channel feature
+    map"), bottleneck → features/2, 2×2 max-pool, bottleneck → features/2, bottleneck →
+    features. §3.2 does not say whether the 3×3 convs carry BatchNorm; as the 7×7 conv of the
+    hourglass code they do.
+
+  The bottlenecks are single blocks whatever ``num_blocks`` is (as in the port). Channel counts
+  scale with ``features`` (the papers fix 64/128/256, i.e. ``features=256``). The layer names
+  are those of the two stems before they were merged, so stored checkpoints keep loading.
   """
   features: int = 256
+  entry: str = "hourglass"
   dtype: Dtype = jnp.float32
   bn_axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    if self.entry not in STEM_ENTRIES:
+      raise ValueError(f"HourglassStem entry must be one of {STEM_ENTRIES}, got {self.entry!r}")
     if self.features % 4:
       raise ValueError(f"HourglassStem features must be divisible by 4, got {self.features}")
+    kw = dict(dtype=self.dtype, bn_axis_name=self.bn_axis_name)
     x = x.astype(self.dtype)
-    x = conv(self.features // 4, 7, x.shape[-1], stride=2, dtype=self.dtype, name="conv")(x)
-    x = nn.relu(batch_norm(train, self.dtype, name="bn", axis_name=self.bn_axis_name)(x))
-    x = Bottleneck(self.features // 2, dtype=self.dtype,
-                   bn_axis_name=self.bn_axis_name, name="res1")(x, train)
+    if self.entry == "hourglass":
+      x = conv(self.features // 4, 7, x.shape[-1], stride=2, dtype=self.dtype, name="conv")(x)
+      x = nn.relu(batch_norm(train, self.dtype, name="bn", axis_name=self.bn_axis_name)(x))
+      mid = self.features
+    else:
+      for i in range(3):
+        x = conv(self.features // 4, 3, x.shape[-1], dtype=self.dtype, name=f"conv{i}")(x)
+        x = nn.relu(batch_norm(train, self.dtype, name=f"bn{i}", axis_name=self.bn_axis_name)(x))
+        if i == 0:
+          x = max_pool_2x2(x)
+      mid = self.features // 2
+    x = Bottleneck(self.features // 2, name="res1", **kw)(x, train)
     x = max_pool_2x2(x)
-    x = Bottleneck(self.features, dtype=self.dtype,
-                   bn_axis_name=self.bn_axis_name, name="res2")(x, train)
-    x = Bottleneck(self.features, dtype=self.dtype,
-                   bn_axis_name=self.bn_axis_name, name="res3")(x, train)
-    return x
+    x = Bottleneck(mid, name="res2", **kw)(x, train)
+    return Bottleneck(self.features, name="res3", **kw)(x, train)
 
 
 class Hourglass(nn.Module):

@@ -5,9 +5,10 @@ Architecture (``PBN``):
 
 - **Trunk stem** (§3.2): 3×3 conv (64) + BN + ReLU, 2×2 max-pool, two 3×3 convs (64) + BN + ReLU,
   bottleneck → 128, 2×2 max-pool, bottleneck → 128, bottleneck → 256: 256×256×3 → 64×64×256
-  (``PBNStem``). The paper does not say whether the 3×3 convolutions carry BatchNorm; as in the
-  standard hourglass code (conv + BN + ReLU for its 7×7 stem) they do (3 × 128 parameters, 0.001% of
-  the model, which the parameter count cannot decide).
+  (``HourglassStem(entry="pbn")``, the stem of ``hourglass.py`` with this entry). The paper does
+  not say whether the 3×3 convolutions carry BatchNorm; as in the standard hourglass code (conv +
+  BN + ReLU for its 7×7 stem) they do (3 × 128 parameters, 0.001% of the model, which the
+  parameter count cannot decide).
 - **Trunk per stack** (§3.2, "shared features", the yellow rectangles of Fig. 3): the hourglass of
   Newell et al. (``Hourglass(depth=4)``, 4×4 at the lowest resolution for a 64×64 input), "a
   subsequent residual block at the output resolution", and the 1×1 conv (256) + BN + ReLU of the
@@ -64,9 +65,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpose.models.hourglass import Hourglass, stack_features
-from jaxpose.models.layers import (Bottleneck, Conv1x1, Residual, batch_norm, check_input, conv,
-                                   max_pool_2x2)
+from jaxpose.models.hourglass import Hourglass, HourglassStem, stack_features
+from jaxpose.models.layers import Bottleneck, Conv1x1, Residual, check_input
 
 Dtype = Any
 Groups = tuple[tuple[int, ...], ...]
@@ -172,41 +172,6 @@ def scatter_groups(group_maps: Sequence[jax.Array], groups: Sequence[Sequence[in
   return out / jnp.asarray(counts, flat.dtype)
 
 
-class PBNStem(nn.Module):
-  """The trunk's first layers (Tang & Wu 2019 §3.2), H×W×3 → H/4×W/4×features.
-
-  3×3 conv (features/4 = 64) + BN + ReLU, 2×2 max-pool, 3×3 conv (64) + BN + ReLU, 3×3 conv (64) +
-  BN + ReLU, bottleneck → features/2 (128), 2×2 max-pool, bottleneck → features/2 (128),
-  bottleneck → features (256). All convolutions stride 1 ("three 3×3 convolutional layers (64
-  channels) and one 2×2 pooling layer (after the first convolution), followed by a residual block
-  (128 channels) and another round of pooling […]. After two subsequent residual blocks (128 and
-  256 channels), we get a 256-channel feature map").
-  """
-  features: int = 256
-  dtype: Dtype = jnp.float32
-  bn_axis_name: str | None = None
-
-  @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-    if self.features % 4:
-      raise ValueError(f"PBNStem features must be divisible by 4, got {self.features}")
-    c = self.features // 4
-    x = x.astype(self.dtype)
-    for i in range(3):
-      x = conv(c, 3, x.shape[-1], dtype=self.dtype, name=f"conv{i}")(x)
-      x = nn.relu(batch_norm(train, self.dtype, name=f"bn{i}", axis_name=self.bn_axis_name)(x))
-      if i == 0:
-        x = max_pool_2x2(x)
-    x = Bottleneck(self.features // 2, dtype=self.dtype, bn_axis_name=self.bn_axis_name,
-                   name="res1")(x, train)
-    x = max_pool_2x2(x)
-    x = Bottleneck(self.features // 2, dtype=self.dtype, bn_axis_name=self.bn_axis_name,
-                   name="res2")(x, train)
-    x = Bottleneck(self.features, dtype=self.dtype, bn_axis_name=self.bn_axis_name,
-                   name="res3")(x, train)
-    return x
-
-
 class PartBranches(nn.Module):
   """The branches of a PBN (Tang & Wu 2019 §3.2, Fig. 3): specific features per part group.
 
@@ -288,7 +253,7 @@ class PBN(nn.Module):
     groups = self._check()
     check_input(x, self.depth, "PBN")
     kw = dict(dtype=self.dtype, bn_axis_name=self.bn_axis_name)
-    x = PBNStem(self.features, name="stem", **kw)(x, train)
+    x = HourglassStem(self.features, entry="pbn", name="stem", **kw)(x, train)
     heatmaps = []
     for i in range(self.num_stacks):
       # Shared features (§3.2): hourglass, residual block at the output resolution, 1×1 + BN + ReLU.
@@ -318,5 +283,5 @@ class PBN(nn.Module):
 
 __all__: Sequence[str] = [
     "FUSIONS", "HEADS", "MPII_BODY_GROUPS", "MPII_OVERLAP_GROUPS", "MPII_STAT_GROUPS", "PBN",
-    "PBNStem", "PartBranches", "gather_groups", "scatter_groups", "validate_groups",
+    "PartBranches", "gather_groups", "scatter_groups", "validate_groups",
 ]

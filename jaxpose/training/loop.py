@@ -15,8 +15,8 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from jaxpose import models
-from jaxpose.training import checkpoint, optim
+from jaxpose import checkpoint, config_check, families, inference, models
+from jaxpose.training import optim
 from jaxpose.training import state as state_lib
 from jaxpose.training.step import make_train_step
 
@@ -31,9 +31,7 @@ def _num_steps(config, steps_per_epoch: int) -> int:
   t = config.train
   if int(t.get("num_steps", -1)) > 0:
     return int(t.num_steps)
-  if int(t.get("num_epochs", -1)) > 0:
-    return int(t.num_epochs) * steps_per_epoch
-  raise ValueError("set train.num_steps or train.num_epochs to a positive number")
+  return int(t.num_epochs) * steps_per_epoch  # config_check: one of the two is positive
 
 
 def _shard(batch: dict, n: int) -> dict:
@@ -51,63 +49,49 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
   preempted job would; running again resumes from the latest checkpoint.
   """
   from jaxpose.data import pipeline  # tf is imported only by the data side
-  from jaxpose.evaluation import report
-  from jaxpose.inference import Predictor
   import tensorflow as tf
 
   pidx, pcount = jax.process_index(), jax.process_count()
   n_local, n_global = jax.local_device_count(), jax.device_count()
   use_pmap = n_global > 1
   t = config.train
-  global_batch = int(t.batch_size)
-  if global_batch % n_global:
-    raise ValueError(f"train.batch_size={global_batch} must be divisible by the "
-                     f"{n_global} devices")
-  from jaxpose.data import datasets
-  k = datasets.skeleton(config.data).num_joints
-  if int(config.model.get("num_joints", k)) != k:
-    raise ValueError(f"model.num_joints={config.model.num_joints}, but dataset "
-                     f"{config.data.name} ({datasets.skeleton(config.data).name} skeleton) has "
-                     f"{k} joints; set --config.model.num_joints={k}")
+  config_check.check_training(config, n_global)
   mngr = checkpoint.manager(workdir, keep=int(t.keep_checkpoints))
   latest = mngr.latest_step()
   saved = checkpoint.restore_config(mngr, latest) if latest is not None else None
+  unresolved = bool(config.model.get("grouping")) and not config.model.get("groups")
   config = _resolve_groups(config, saved, workdir, pidx == 0)
+  family = families.get(config)
+  if unresolved:
+    config_check.check_model(config, family)
   spe = pipeline.steps_per_epoch(config)
   total = _num_steps(config, spe)
   lr = optim.schedule(t, total, spe)
   tx = optim.optimizer(t, lr)
   sync_bn = use_pmap and bool(t.get("sync_batch_norm", True))
   model = models.create(config.model, bn_axis_name=AXIS if sync_bn else None)
-  size = int(config.data.image_size)
-  state = state_lib.create(model, tx, jax.random.PRNGKey(int(config.seed)), (1, size, size, 3))
-
-  if latest is not None:
-    where = os.path.join(workdir, "checkpoints", str(latest))
-    checkpoint.check_compatible(saved, config, where)
-    state = checkpoint.restore_state(mngr, latest, state)
-    if pidx == 0:
-      print(f"resumed from {where}", flush=True)
-  elif config.get("init_from"):
-    state = _init_from(config, state)
+  state = create_state(config, model, tx)
+  state = restore_or_initialise(config, state, mngr, latest, saved, workdir, pidx == 0)
   if pidx == 0:
     checkpoint.save_config(workdir, config)
   start = int(state.step)
   if pidx == 0:
-    print(f"model {config.model.name}: {state_lib.num_params(state.params):,} parameters; "
-          f"{total} steps ({spe} per epoch), global batch {global_batch} on {n_global} devices",
-          flush=True)
+    print(f"model {config.model.name} ({family.name} family): "
+          f"{state_lib.num_params(state.params):,} parameters; {total} steps ({spe} per epoch), "
+          f"global batch {int(t.batch_size)} on {n_global} devices", flush=True)
 
-  step_fn = make_train_step(model, tx, config, axis_name=AXIS if use_pmap else None, lr_fn=lr)
+  step_fn = make_train_step(model, tx, family, axis_name=AXIS if use_pmap else None, lr_fn=lr)
   if use_pmap:
     step_fn = jax.pmap(step_fn, axis_name=AXIS, donate_argnums=(0,))
     state = flax.jax_utils.replicate(state)
   else:
     step_fn = jax.jit(step_fn, donate_argnums=(0,))
-  batches = pipeline.train_iterator(config, global_batch, start, pidx, pcount)
+  batches = pipeline.train_iterator(config, int(t.batch_size), start, pidx, pcount,
+                                    targets=family.targets())
 
   writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if pidx == 0 else None
-  results, pending, predictor = {}, [], None
+  validator = Validator(config)
+  results, pending = {}, []
   # The first local replica as host numpy arrays (also valid across hosts, where the
   # pmapped state is a global array whose device 0 may live on another process).
   host_state = lambda: state_lib.first_replica(state) if use_pmap else state
@@ -125,24 +109,20 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
       scalars = _check_and_average(pending, mngr, workdir, use_pmap)
       pending = []
       now = time.perf_counter()
-      scalars["images_per_sec"] = (step - tick_step) * global_batch / max(now - tick, 1e-9)
+      scalars["images_per_sec"] = (step - tick_step) * int(t.batch_size) / max(now - tick, 1e-9)
       tick, tick_step = now, step
       bar.set_postfix(loss=f"{scalars['loss']:.3g}", lr=f"{scalars.get('learning_rate', 0):.2g}")
       _write(writer, "train", scalars, step)
-    metrics_for_ckpt = None
+    ckpt_metrics = None
     if _due(step, int(t.eval_every), total):
-      st = host_state()
-      if predictor is None:
-        predictor = Predictor(config, st.variables, step=step, flip=bool(config.eval.flip))
-      predictor.update(st.variables, step)
-      results = report.evaluate(predictor, config.data.eval_split)
-      main = _main_metric(results)
-      metrics_for_ckpt = {checkpoint.BEST_METRIC: main}
+      results = validator(host_state().variables, step)
+      ckpt_metrics = validator.checkpoint_metrics(results)
       _write(writer, "val", _flat(results["metrics"]), step)
-      bar.write(f"step {step}: validation {next(iter(results['metrics']))} mean {main:.2f}")
-    if _due(step, int(t.checkpoint_every), total) or metrics_for_ckpt is not None:
+      bar.write(f"step {step}: validation {ckpt_metrics[checkpoint.METRIC_NAME]} "
+                f"{ckpt_metrics[checkpoint.BEST_METRIC]:.2f}")
+    if _due(step, int(t.checkpoint_every), total) or ckpt_metrics is not None:
       _check_and_average(pending, mngr, workdir, use_pmap)  # never checkpoint a diverged state
-      checkpoint.save(mngr, step, host_state(), config, metrics_for_ckpt)
+      checkpoint.save(mngr, step, host_state(), config, ckpt_metrics)
     if stop_at is not None and step >= stop_at:
       break
   bar.close()
@@ -150,6 +130,50 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
     writer.flush()
   mngr.close()
   return results
+
+
+def create_state(config, model, tx) -> state_lib.TrainState:
+  """A fresh state: parameters initialised from ``config.seed``, optimizer state of ``tx``."""
+  size = int(config.data.image_size)
+  return state_lib.create(model, tx, jax.random.PRNGKey(int(config.seed)), (1, size, size, 3))
+
+
+def restore_or_initialise(config, state, mngr, latest, saved, workdir: str, chief: bool):
+  """Resume from the workdir's latest checkpoint (same network required), else start from
+  ``init_from`` when set (fine-tuning), else keep the fresh ``state``."""
+  if latest is not None:
+    where = os.path.join(workdir, "checkpoints", str(latest))
+    checkpoint.check_compatible(saved, config, where)
+    state = checkpoint.restore_state(mngr, latest, state)
+    if chief:
+      print(f"resumed from {where}", flush=True)
+    return state
+  if config.get("init_from"):
+    return _init_from(config, state)
+  return state
+
+
+class Validator:
+  """Validation during training: the inference path (``inference.evaluate``) on
+  ``data.eval_split``, one ``Predictor`` kept across evaluations (no recompilation)."""
+
+  def __init__(self, config):
+    self.config = config
+    self.predictor = None
+
+  def __call__(self, variables, step: int) -> dict:
+    if self.predictor is None:
+      self.predictor = inference.Predictor(self.config, variables, step=step,
+                                           flip=bool(self.config.eval.flip))
+    self.predictor.update(variables, step)
+    return inference.evaluate(self.predictor, self.config.data.eval_split)
+
+  @staticmethod
+  def checkpoint_metrics(results: dict) -> dict:
+    """The checkpoint's score: the first metric's ``Total`` (e.g. PCKh@0.5 Total), named."""
+    title, row = next(iter(results["metrics"].items()))
+    return {checkpoint.BEST_METRIC: float(row["Total"]),
+            checkpoint.METRIC_NAME: f"{title} Total"}
 
 
 def _check_and_average(pending, mngr, workdir, use_pmap) -> dict:
@@ -167,11 +191,6 @@ def _check_and_average(pending, mngr, workdir, use_pmap) -> dict:
                              f"Last good checkpoint: {good}")
   keys = fetched[-1].keys()
   return {k: float(np.mean([np.mean(m[k]) for m in fetched])) for k in keys}
-
-
-def _main_metric(results: dict) -> float:
-  first = next(iter(results["metrics"].values()))
-  return float(first["Total"])
 
 
 def _flat(metrics: dict) -> dict:
@@ -208,7 +227,6 @@ def _resolve_groups(config, saved, workdir: str, chief: bool):
 
 def _init_from(config, state):
   """Fine-tuning: parameters (and BN statistics) from another run, fresh optimizer."""
-  from jaxpose.inference import load
-  pred = load(config.init_from)
-  return state.replace(params=pred.variables["params"],
-                       batch_stats=pred.variables.get("batch_stats", state.batch_stats))
+  _, variables, _, _ = inference.restore(config.init_from)
+  return state.replace(params=variables["params"],
+                       batch_stats=variables.get("batch_stats", state.batch_stats))

@@ -1,6 +1,6 @@
 """The train step, one function for every device layout.
 
-``make_train_step(model, tx, cfg, axis_name)`` returns ``step(state, batch) -> (state,
+``make_train_step(model, tx, family, axis_name)`` returns ``step(state, batch) -> (state,
 metrics)``. With ``axis_name=None`` it is meant for ``jax.jit`` on one device; with an
 axis name it is meant for ``jax.pmap(..., axis_name=axis_name)``: the loss, the gradients
 and the BatchNorm statistics are averaged across devices (``lax.pmean``), so N devices
@@ -12,17 +12,15 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import jax
-import jax.numpy as jnp
 import optax
 
-from jaxpose import losses
-from jaxpose.codecs import heatmap as heatmap_codec
 from jaxpose.training.state import TrainState
 
 
-def make_train_step(model, tx: optax.GradientTransformation, loss_cfg=None,
+def make_train_step(model, tx: optax.GradientTransformation, family,
                     axis_name: Optional[str] = None,
                     lr_fn: Optional[Callable] = None) -> Callable:
+  """``family.loss(outputs, batch)`` (``jaxpose.families``) gives the loss and its terms."""
   def step(state: TrainState, batch: dict):
     rng = jax.random.fold_in(state.rng, state.step)
     if axis_name is not None:
@@ -32,7 +30,7 @@ def make_train_step(model, tx: optax.GradientTransformation, loss_cfg=None,
       variables = {"params": params, "batch_stats": state.batch_stats}
       outputs, updates = model.apply(variables, batch["image"], train=True,
                                      rngs={"dropout": rng}, mutable=["batch_stats"])
-      loss, terms = losses.compute(outputs, batch, loss_cfg)
+      loss, terms = family.loss(outputs, batch)
       return loss, (terms, updates.get("batch_stats", state.batch_stats))
 
     (loss, (terms, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -42,7 +40,7 @@ def make_train_step(model, tx: optax.GradientTransformation, loss_cfg=None,
       loss, terms, batch_stats = jax.lax.pmean((loss, terms, batch_stats), axis_name)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, **terms, "grad_norm": optax.global_norm(grads)}
+    metrics = {"loss": loss, **terms, "grad_norm": optax.tree.norm(grads)}
     if lr_fn is not None:
       metrics["learning_rate"] = lr_fn(state.step)
     new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
@@ -50,23 +48,3 @@ def make_train_step(model, tx: optax.GradientTransformation, loss_cfg=None,
     return new_state, metrics
 
   return step
-
-
-def make_predict(model, flip_perm=None) -> Callable:
-  """``predict(variables, images) -> final heatmaps``; with ``flip_perm`` also runs the
-  mirrored images and averages in their heat maps, flipped back with left/right swapped.
-
-  No one-pixel shift is applied to the flipped maps: with pixel centres at integers at
-  both resolutions, mirroring the crop maps heat-map column u to w − 1 − u exactly.
-  """
-  def forward(variables, images):
-    return model.apply(variables, images, train=False)["heatmaps"][-1].astype(jnp.float32)
-
-  def predict(variables, images):
-    heatmaps = forward(variables, images)
-    if flip_perm is not None:
-      flipped = forward(variables, images[:, :, ::-1, :])
-      heatmaps = heatmap_codec.merge_flip(heatmaps, flipped, flip_perm)
-    return heatmaps
-
-  return predict

@@ -25,7 +25,7 @@ import flax.jax_utils  # noqa: E402
 import numpy as np  # noqa: E402
 
 from conftest import tiny_config  # noqa: E402
-from jaxpose import models  # noqa: E402
+from jaxpose import families, models  # noqa: E402
 from jaxpose.training import optim, state as state_lib  # noqa: E402
 from jaxpose.training.step import make_train_step  # noqa: E402
 
@@ -45,7 +45,7 @@ tx = optim.optimizer(config.train, lr)
 parallel = mode != "jit"
 model = models.create(config.model, bn_axis_name="batch" if mode in ("pmap", "dist") else None)
 state = init = state_lib.create(model, tx, jax.random.PRNGKey(0), (1, S, S, 3))
-step = make_train_step(model, tx, config, axis_name="batch" if parallel else None)
+step = make_train_step(model, tx, families.get(config), axis_name="batch" if parallel else None)
 
 if not parallel:
   step = jax.jit(step)

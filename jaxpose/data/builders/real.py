@@ -1,10 +1,12 @@
 """TFDS builders of the real datasets (LSP, LSPET, LSP+LSPET, MPII, FLIC, Buffy).
 
-One generic builder over ``jaxpose.data.sources.read_split``: it reads the dataset's
-folder as released (TFDS ``manual_dir``), stores each record with its JPEG read from the
-image path (``base.to_example`` fails with a ``DataError`` naming a missing image and
-its record), and never touches the network (``try_download_gcs=False``, nothing to
-download). Builder names carry a ``jaxpose_`` prefix (TFDS already has a ``flic``).
+One generic builder over ``jaxpose.data.sources.read_split``, with one registered subclass
+per dataset of the table ``sources.DATASETS`` (made from the table, not written out): it
+reads the dataset's folder as released (TFDS ``manual_dir``), stores each record with its
+JPEG read from the image path (``base.to_example`` fails with a ``DataError`` naming a
+missing image and its record), and never touches the network (``try_download_gcs=False``,
+nothing to download). Builder names carry a ``jaxpose_`` prefix (TFDS already has a
+``flic``); the annotation files of the cache key come from the table too.
 
 Cache key: the builder config name is a digest of the absolute data folder, the size and
 modification time of every annotation file the reader may use, ``limit`` and
@@ -29,18 +31,6 @@ from jaxpose.data.records import DataError
 
 log = logging.getLogger(__name__)
 
-# Annotation files (relative to the dataset folder) whose change must rebuild the data.
-ANNOTATION_FILES = {
-    "lsp": ("joints.mat",),
-    "lspet": ("joints.mat",),
-    "lsp_lspet": (os.path.join("lsp", "joints.mat"), os.path.join("lspet", "joints.mat")),
-    "mpii": ("mpii_annotations.json.gz", "mpii_annotations.json",
-             os.path.join("annot", "train.json"), os.path.join("annot", "valid.json"),
-             "valid.h5", "gt_valid.mat", os.path.join("annot", "gt_valid.mat")),
-    "flic": ("examples.mat",),
-    "buffy": tuple(os.path.join("data", f"buffy_s5e{e}_sticks.txt") for e in range(2, 7)),
-}
-
 
 @dataclasses.dataclass
 class RealConfig(tfds.core.BuilderConfig):
@@ -52,7 +42,7 @@ class RealConfig(tfds.core.BuilderConfig):
 def fingerprint(name: str, root: str, limit: int = 0, on_error: str = "raise") -> str:
   """The cache key described in the module docstring."""
   h = hashlib.sha1(os.path.abspath(root).encode())
-  for rel in ANNOTATION_FILES[name]:
+  for rel in sources.get(name).annotation_files:
     path = os.path.join(root, rel)
     if os.path.isfile(path):
       st = os.stat(path)
@@ -77,7 +67,7 @@ class _RealPose(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       "see jaxpose/data/sources/ for the files each reader needs.")
 
   def _info(self) -> tfds.core.DatasetInfo:
-    k = skel.get(sources.SKELETONS[self.DATASET]).num_joints
+    k = skel.get(sources.get(self.DATASET).skeleton).num_joints
     return self.dataset_info_from_configs(
         features=base.features(k, image_format="jpeg"),
         description=f"{self.DATASET} as jaxpose PoseRecords.",
@@ -85,7 +75,8 @@ class _RealPose(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _split_generators(self, dl_manager):
     root = os.fspath(dl_manager.manual_dir)
-    return {split: self._generate_examples(split, root) for split in sources.SPLITS[self.DATASET]}
+    return {split: self._generate_examples(split, root)
+            for split in sources.get(self.DATASET).splits}
 
   def _generate_examples(self, split: str, root: str):
     c = self.builder_config
@@ -106,38 +97,20 @@ class _RealPose(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                   first)
 
 
-class JaxposeLsp(_RealPose):
-  """Leeds Sports Pose: 1,000 train / 1,000 test images, 14 joints."""
-  DATASET = "lsp"
+def _builder_class(entry: sources.Dataset) -> type:
+  """The registered TFDS builder of a table entry.
+
+  TFDS registers a builder class under its class name in snake case and stores prepared
+  data under that name, so the name is kept as it always was (``lsp_lspet`` →
+  ``JaxposeLspLspet`` → ``jaxpose_lsp_lspet``): caches prepared before stay valid.
+  """
+  name = "Jaxpose" + "".join(part.capitalize() for part in entry.name.split("_"))
+  return type(name, (_RealPose,), {"DATASET": entry.name, "__doc__": entry.summary,
+                                   "__module__": __name__})
 
 
-class JaxposeLspet(_RealPose):
-  """LSP extended: 10,000 training images, 14 joints."""
-  DATASET = "lspet"
-
-
-class JaxposeLspLspet(_RealPose):
-  """LSP train + LSPET (11,000) and LSP test (1,000): the usual LSP protocol."""
-  DATASET = "lsp_lspet"
-
-
-class JaxposeMpii(_RealPose):
-  """MPII Human Pose, Tompson split: 22,246 train / 2,958 validation people."""
-  DATASET = "mpii"
-
-
-class JaxposeFlic(_RealPose):
-  """FLIC: 3,987 train / 1,016 test, 11 joints."""
-  DATASET = "flic"
-
-
-class JaxposeBuffy(_RealPose):
-  """Buffy Stickmen v3.0: episodes 3–4 train (472), 2, 5, 6 test (276); upper body."""
-  DATASET = "buffy"
-
-
-BUILDERS = {cls.DATASET: cls for cls in (JaxposeLsp, JaxposeLspet, JaxposeLspLspet, JaxposeMpii,
-                                         JaxposeFlic, JaxposeBuffy)}
+# One builder class per dataset of the table that has raw files to read.
+BUILDERS = {e.name: _builder_class(e) for e in sources.DATASETS.values() if not e.generated}
 
 
 def load_builder(name: str, root: Optional[str] = None, data_dir: Optional[str] = None,
@@ -145,7 +118,7 @@ def load_builder(name: str, root: Optional[str] = None, data_dir: Optional[str] 
   """The prepared builder of dataset ``name`` read from ``root`` (preparing it on first use).
 
   Args:
-    name: a key of ``BUILDERS``.
+    name: a key of ``BUILDERS`` (the datasets of ``sources.DATASETS`` that are read).
     root: the dataset folder (default ``sources.default_root(name)``).
     data_dir: where TFDS keeps the prepared data.
     limit: records per split (0: all), e.g. for tests.

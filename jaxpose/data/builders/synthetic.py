@@ -34,7 +34,8 @@ def make_config(train_size: int, validation_size: int, test_size: int, seed: int
 
 
 class SyntheticPose(tfds.core.GeneratorBasedBuilder):
-  """Procedural people with the 16 MPII joints (see ``sources/synthetic.py``)."""
+  """Procedural people with the 16 MPII joints (see ``sources/synthetic.py``: pose sampling in
+  ``synthetic_pose.py``, drawing in ``synthetic_draw.py``)."""
 
   VERSION = tfds.core.Version("1.1.0")
   RELEASE_NOTES = {

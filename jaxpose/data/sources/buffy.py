@@ -58,6 +58,10 @@ def sticks_path(root: str, episode: int) -> str:
   return os.path.join(root, "data", f"buffy_s5e{episode}_sticks.txt")
 
 
+# Every file ``read`` may use, relative to the root.
+ANNOTATION_FILES = tuple(sticks_path("", e) for e in sorted(sum(SPLITS.values(), ())))
+
+
 def image_name(episode: int, frame: int) -> str:
   return f"buffy_s5e{episode}_original/{frame:06d}.jpg"
 

@@ -32,6 +32,8 @@ from jaxpose.data.records import DataError, PoseRecord
 from jaxpose.data.sources import common
 
 SPLITS = ("train", "test")
+EXAMPLES_MAT = "examples.mat"
+ANNOTATION_FILES = (EXAMPLES_MAT,)  # every file ``read`` uses, relative to the root
 SLOTS = (1, 2, 3, 4, 5, 6, 7, 10, 13, 14, 17)  # 1-based FLIC slots, FLIC skeleton order
 HG_SCALE = 2.2
 _FIELDS = ("coords", "torsobox", "filepath", "imgdims", "istrain", "istest")
@@ -101,7 +103,7 @@ def read(split: str, root: str, on_error: str = "raise",
   """The examples of ``split`` (``istrain`` / ``istest``), in file order."""
   if split not in SPLITS:
     raise DataError(f"flic: no split {split!r}; splits are {SPLITS}")
-  path = os.path.join(root, "examples.mat")
+  path = os.path.join(root, EXAMPLES_MAT)
   examples = load_examples(path)
   sink = common.RecordSink(path, skel.FLIC.num_joints, on_error, limit)
   i = 0  # position in the split
@@ -125,7 +127,7 @@ def torso_boxes(split: str, root: str) -> np.ndarray:
 
   Indexed by position, not by name: some frames hold two annotated people.
   """
-  path = os.path.join(root, "examples.mat")
+  path = os.path.join(root, EXAMPLES_MAT)
   out = []
   for n, entry in enumerate(load_examples(path)):
     at = common.where(path, n, _name(entry))

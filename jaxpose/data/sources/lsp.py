@@ -34,6 +34,11 @@ from jaxpose.data.records import DataError, PoseRecord
 from jaxpose.data.sources import common
 
 SPLITS = {"lsp": ("train", "test"), "lspet": ("train",), "lsp_lspet": ("train", "test")}
+JOINTS_MAT = "joints.mat"
+# Every file ``read`` may use, per dataset, relative to its root.
+ANNOTATION_FILES = {
+    "lsp": (JOINTS_MAT,), "lspet": (JOINTS_MAT,),
+    "lsp_lspet": (os.path.join("lsp", JOINTS_MAT), os.path.join("lspet", JOINTS_MAT))}
 LSP_TRAIN = range(1, 1001)  # 1-based image numbers
 LSP_TEST = range(1001, 2001)
 
@@ -83,7 +88,7 @@ def _record(raw: np.ndarray, extended: bool, image: str, at: str) -> PoseRecord:
 def _read(root: str, numbers: range, extended: bool, split: str, on_error: str,
           limit: Optional[int], prefix: str = "", offset: int = 0,
           sink: Optional[common.RecordSink] = None) -> common.RecordSink:
-  path = os.path.join(root, "joints.mat")
+  path = os.path.join(root, JOINTS_MAT)
   joints = load_joints(path, extended)
   sink = sink or common.RecordSink(path, skel.LSP.num_joints, on_error, limit)
   sink.source = path
@@ -108,13 +113,13 @@ def read(name: str, split: str, root: str, on_error: str = "raise",
     numbers = LSP_TRAIN if split == "train" else LSP_TEST
     return _read(root, numbers, False, split, on_error, limit).done(split)
   if name == "lspet":
-    n = len(load_joints(os.path.join(root, "joints.mat"), True))
+    n = len(load_joints(os.path.join(root, JOINTS_MAT), True))
     return _read(root, range(1, n + 1), True, split, on_error, limit).done(split)
   lsp_root, lspet_root = os.path.join(root, "lsp"), os.path.join(root, "lspet")
   if split == "test":
     return _read(lsp_root, LSP_TEST, False, split, on_error, limit, prefix="lsp/").done(split)
   sink = _read(lsp_root, LSP_TRAIN, False, split, on_error, limit, prefix="lsp/")
-  n = len(load_joints(os.path.join(lspet_root, "joints.mat"), True))
+  n = len(load_joints(os.path.join(lspet_root, JOINTS_MAT), True))
   sink = _read(lspet_root, range(1, n + 1), True, split, on_error, limit, prefix="lspet/",
                offset=len(LSP_TRAIN), sink=sink)
   return sink.done(split)

@@ -17,7 +17,8 @@ that the stacked-hourglass and PyTorch ports use; the test set has no public lab
     hourglass crop adjustment (centre y + 15·s, scale × 1.25); the reader undoes it so
     ``scale`` is MPII's own. ``part`` is the json position truncated to integers.
 (d) the official ``gt_valid.mat`` (``pos_gt_src`` 2×16×N, ``jnt_missing`` 16×N,
-    ``headboxes_src`` 2×2×N as [corner, (x, y), n]), in the validation order of (b)/(c).
+    ``headboxes_src`` 2×2×N as [corner, (x, y), n]), in the validation order of (b)/(c);
+    read by ``jaxpose.formats.mpii``, the one module of the official evaluation files.
 
 ``norm`` is the PCKh normaliser 0.6 × head-box diagonal. Only (c) and (d) carry it; they
 are used for the validation split when present (``gt_valid.mat`` also gives the head box).
@@ -34,30 +35,25 @@ import functools
 import gzip
 import json
 import os
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 
 from jaxpose import skeleton as skel
 from jaxpose.data.records import DataError, PoseRecord
 from jaxpose.data.sources import common
+from jaxpose.formats import mpii as official
 
 SPLITS = ("train", "validation")
 K = skel.MPII.num_joints
 NORM_PER_SCALE = 25.0
-SC_BIAS = 0.6  # official PCKh: threshold unit = 0.6 × head-box diagonal
 PEOPLE_JSON = ("mpii_annotations.json.gz", "mpii_annotations.json")
 HRNET_JSON = {"train": os.path.join("annot", "train.json"),
               "validation": os.path.join("annot", "valid.json")}
+VALID_H5 = "valid.h5"
 GT_VALID = ("gt_valid.mat", os.path.join("annot", "gt_valid.mat"))
-
-
-class GtValid(NamedTuple):
-  """The official validation ground truth, 0-based."""
-  joints: np.ndarray    # (N, 16, 2)
-  valid: np.ndarray     # (N, 16)
-  head_box: np.ndarray  # (N, 4) x1, y1, x2, y2
-  norm: np.ndarray      # (N,) 0.6 × head-box diagonal
+# Every file ``read`` may use, in the order the TFDS cache key hashes them.
+ANNOTATION_FILES = PEOPLE_JSON + tuple(HRNET_JSON.values()) + (VALID_H5,) + GT_VALID
 
 
 def load_json(path: str) -> list:
@@ -222,29 +218,19 @@ def read_valid_h5(path: str, root: str, on_error: str = "raise",
   return sink
 
 
-def read_gt_valid(path: str) -> GtValid:
-  """Format (d): the official ``gt_valid.mat`` (``pos_gt_src`` 16×2×N as the official
-  evaluation code indexes it; read by ``jaxpose.evaluation.mpii_format``)."""
-  from jaxpose.evaluation import mpii_format
-  if not os.path.isfile(path):
-    raise DataError(f"{path}: file not found")
-  gt = mpii_format.read_gt_valid(path)
-  head_box = gt.headboxes.reshape(len(gt.norm), 4).astype(np.float32)
-  return GtValid(joints=gt.gt, valid=gt.valid, head_box=head_box, norm=gt.norm)
-
-
-def _apply_gt_valid(r: PoseRecord, gt: GtValid, path: str) -> None:
-  """Head box and normaliser from ``gt_valid.mat``, matched by validation order."""
+def _apply_gt_valid(r: PoseRecord, gt: official.GtValid, path: str) -> None:
+  """Format (d): head box and normaliser from ``gt_valid.mat`` (read by
+  ``jaxpose.formats.mpii.read_gt_valid``), matched by validation order."""
   at = common.where(path, r.index, r.name)
   if r.index >= len(gt.norm):
     raise DataError(f"{at}: no entry in {path} ({len(gt.norm)} people)")
   both = (r.valid > 0) & (gt.valid[r.index] > 0)
-  if both.any() and np.abs(r.joints[both, :2] - gt.joints[r.index, both]).max() > 1.5:
+  if both.any() and np.abs(r.joints[both, :2] - gt.gt[r.index, both]).max() > 1.5:
     raise DataError(f"{at}: field 'pos_gt_src' disagrees with the annotation file by more "
                     f"than 1.5 px; the files are not in the same validation order")
   if not gt.norm[r.index] > 0:
     raise DataError(f"{at}: field 'headboxes_src' is an empty head box")
-  r.head_box = gt.head_box[r.index]
+  r.head_box = gt.headboxes[r.index].reshape(4).astype(np.float32)  # x1, y1, x2, y2
   r.norm = float(gt.norm[r.index])
 
 
@@ -282,7 +268,7 @@ def read(split: str, root: str, on_error: str = "raise",
     raise DataError(f"mpii: no split {split!r}; splits are {SPLITS}")
   people = find(root, PEOPLE_JSON)
   hrnet = find(root, [HRNET_JSON[split]])
-  h5 = find(root, ["valid.h5"])
+  h5 = find(root, [VALID_H5])
   if people:
     sink = read_people_json(people, split, root, on_error, limit)
   elif hrnet:
@@ -291,13 +277,13 @@ def read(split: str, root: str, on_error: str = "raise",
     sink = read_valid_h5(h5, root, on_error, limit)
   else:
     looked = list(PEOPLE_JSON) + [HRNET_JSON[split]]
-    looked += ["valid.h5"] if split == "validation" else []
+    looked += [VALID_H5] if split == "validation" else []
     raise DataError(f"mpii: annotation file not found in {root}: looked for {looked}")
   records = sink.done(split)
   if split == "validation":
     gt = find(root, GT_VALID)
     if gt:
-      table = read_gt_valid(gt)
+      table = official.read_gt_valid(gt)
       records = common.refine(records, lambda r: _apply_gt_valid(r, table, gt), gt, on_error,
                               split)
     elif h5 and sink.source != h5:

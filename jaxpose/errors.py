@@ -1,0 +1,40 @@
+"""Errors a user can act on, and how the command-line tools report them.
+
+Each message names the config key, file, record or field and what is allowed. The tools
+(``train.py``, ``evaluate.py``, ``python -m jaxpose.visualize`` …) print them as one line,
+``error: …``, without a traceback, and exit with status 2 (``exit_on_user_error``).
+"""
+from __future__ import annotations
+
+import functools
+import sys
+
+from jaxpose.formats.errors import DataError, FormatError
+
+
+class ConfigError(ValueError):
+  """A config value that cannot work (the message names the key and the allowed values)."""
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint that cannot be used here; the message names it."""
+
+
+USER_ERRORS = (ConfigError, CheckpointError, DataError)
+
+
+def exit_on_user_error(main):
+  """Wraps a CLI ``main``: a ``USER_ERRORS`` exception becomes ``error: …`` on stderr and exit
+  status 2; any other exception keeps its traceback (a bug, not a user error)."""
+  @functools.wraps(main)
+  def wrapped(*args, **kwargs):
+    try:
+      return main(*args, **kwargs)
+    except USER_ERRORS as e:
+      print(f"error: {e}", file=sys.stderr, flush=True)
+      sys.exit(2)
+  return wrapped
+
+
+__all__ = ["CheckpointError", "ConfigError", "DataError", "FormatError", "USER_ERRORS",
+           "exit_on_user_error"]

@@ -1,0 +1,27 @@
+"""Model families (``base.Family``): one object per kind of model output.
+
+``get(config)`` returns the family of ``config.model.name``: the model class says which one
+(``models.family_of``). Families: ``heatmap`` (stacked hourglass, PBN), ``msn`` (multi-scale
+supervision), ``coords`` (coordinate regressors with an optional visibility head).
+"""
+from __future__ import annotations
+
+from jaxpose import models
+from jaxpose.errors import ConfigError
+from jaxpose.families.base import Family
+from jaxpose.families.coords import CoordFamily
+from jaxpose.families.heatmap import HeatmapFamily, MSNFamily
+
+FAMILIES: dict[str, type[Family]] = {f.name: f for f in (HeatmapFamily, MSNFamily, CoordFamily)}
+
+
+def get(config) -> Family:
+  """The family object of ``config`` (its model's family, built for its data geometry)."""
+  name = models.family_of(config.model.name)
+  if name not in FAMILIES:
+    raise ConfigError(f"model.name={config.model.name!r} declares family {name!r}; known "
+                      f"families: {', '.join(sorted(FAMILIES))}")
+  return FAMILIES[name](config)
+
+
+__all__ = ["FAMILIES", "CoordFamily", "Family", "HeatmapFamily", "MSNFamily", "get"]

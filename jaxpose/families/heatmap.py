@@ -1,0 +1,97 @@
+"""Heat-map families: stacked hourglass and PBN (``heatmap``), MSN (``msn``); CPM will be one too.
+
+Outputs (DESIGN.md): ``heatmaps``, a tuple of (B, h, w, K) maps, one per stack or stage, last =
+final; MSN adds ``pyramid``. Prediction decodes the final maps by argmax with the quarter-pixel
+shift (``codecs.heatmap``); the flip test averages the maps with the mirrored, left/right-swapped
+maps of the flipped crop; the multi-scale test resamples every scale's maps into the scale-1
+frame and averages them there (``codecs.heatmap.merge_scales``).
+"""
+from __future__ import annotations
+
+from jaxpose import losses
+from jaxpose.codecs import heatmap as heatmap_codec
+from jaxpose.errors import ConfigError
+from jaxpose.families.base import Family
+
+
+class HeatmapFamily(Family):
+  """Gaussian heat-map targets, intermediate supervision over every stack (Newell et al. 2016
+  §3.4; Tang & Wu 2019 §3.3)."""
+
+  name = "heatmap"
+  supports_multiscale = True
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.codec = heatmap_codec.HeatmapCodec.from_config(config.data)
+    self.scales = heatmap_codec.check_scales(config.get("eval", {}).get("scales", (1.0,)))
+
+  def targets(self):
+    return ("heatmaps",)
+
+  def check_outputs(self, outputs):
+    if "heatmaps" not in outputs:
+      raise ConfigError(f"model {self.config.model.name!r} ({self.name} family) has no "
+                        f"'heatmaps' output (it has {', '.join(sorted(outputs))})")
+    h, w = outputs["heatmaps"][-1].shape[1:3]
+    want = int(self.config.data.heatmap_size)
+    if (h, w) != (want, want):
+      raise ConfigError(f"data.heatmap_size={want}, but model {self.config.model.name!r} makes "
+                        f"{h}×{w} heat maps from data.image_size={self.image_size}; set "
+                        f"--config.data.heatmap_size={h}")
+
+  def eval_inputs(self):
+    return () if self.scales == (1.0,) else ("image_scales",)
+
+  def loss_terms(self):
+    return {"heatmaps": lambda out, batch: losses.stacked_heatmap_mse(
+        out["heatmaps"], batch["heatmaps"], batch["target_weight"])}
+
+  def final(self, outputs):
+    return {"heatmaps": outputs["heatmaps"][-1].astype("float32")}
+
+  def flip_merge(self, final, flipped):
+    return {"heatmaps": heatmap_codec.merge_flip(final["heatmaps"], flipped["heatmaps"],
+                                                 self.flip_perm)}
+
+  def scale_merge(self, finals, scales):
+    return {"heatmaps": heatmap_codec.merge_scales([f["heatmaps"] for f in finals], scales)}
+
+  def decode(self, final):
+    joints, peak = self.codec.decode(final["heatmaps"])
+    return {"joints": joints, "score": peak}
+
+  def heatmap_panels(self, outputs, i=0, stacks=False):
+    hms = outputs["heatmaps"]
+    if stacks:
+      return [(f"stack {s + 1}", h[i]) for s, h in enumerate(hms)]
+    return [("final", hms[-1][i])]
+
+
+class MSNFamily(HeatmapFamily):
+  """Multi-scale supervision (Ke et al. 2018 §2.1, eq. 1) and the global keypoint regression
+  network (§2.2): the ``pyramid`` term on the coarser scales, GT stays with ``heatmaps``."""
+
+  name = "msn"
+
+  def targets(self):
+    return ("heatmaps", "heatmap_pyramid")
+
+  def loss_terms(self):
+    terms = super().loss_terms()
+    weighting = losses.pyramid_weighting(self.config)
+    terms["pyramid"] = lambda out, batch: losses.multiscale_heatmap_mse(
+        out["pyramid"], tuple(batch["heatmap_pyramid"]), batch["target_weight"], weighting)
+    return terms
+
+  def heatmap_panels(self, outputs, i=0, stacks=False):
+    """Ke et al. Fig. 3: the last conv-deconv module's GT-scale map before the regression
+    network and the final map after it; ``stacks``: every stack, then the regression output."""
+    hms, pyramid = outputs["heatmaps"], outputs.get("pyramid", ())
+    refined = len(pyramid) > 0 and len(hms) == len(pyramid) + 1
+    if not refined:
+      return super().heatmap_panels(outputs, i, stacks)
+    if stacks:
+      names = [f"stack {s + 1}" for s in range(len(pyramid))] + ["after regression"]
+      return [(n, h[i]) for n, h in zip(names, hms)]
+    return [("before regression", pyramid[-1][0][i]), ("after regression", hms[-1][i])]

@@ -1,0 +1,70 @@
+"""Imports run one way (docs/DESIGN.md, "Layers"): every ``import jaxpose.X`` in the package,
+at module level or inside a function, goes to X's own package or to one this table allows."""
+import ast
+import os
+
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jaxpose")
+
+# package -> the jaxpose packages it may import (besides itself). Bottom first.
+ALLOWED = {
+    "formats": set(),
+    "skeleton": set(),
+    "runtime": set(),
+    "errors": {"formats"},
+    "codecs": set(),
+    "models": set(),
+    "losses": set(),
+    "evaluation": {"formats", "skeleton"},
+    "data": {"codecs", "errors", "formats", "skeleton"},
+    "checkpoint": {"errors"},
+    "grouping": {"data", "skeleton", "errors"},
+    "families": {"codecs", "data", "errors", "losses", "models", "skeleton"},
+    "config_check": {"data", "errors", "evaluation", "families", "models"},
+    "inference": {"checkpoint", "codecs", "data", "errors", "evaluation", "families", "models"},
+    "training": {"checkpoint", "config_check", "data", "errors", "families", "grouping",
+                 "inference", "models"},
+    "visualize": {"codecs", "data", "errors", "inference", "skeleton"},
+}
+
+
+def _imports():
+  """(module path, line, imported jaxpose package) for every import in the package."""
+  for dirpath, _, files in os.walk(ROOT):
+    for name in files:
+      if not name.endswith(".py"):
+        continue
+      path = os.path.join(dirpath, name)
+      rel = os.path.relpath(path, ROOT)
+      package = rel.split(os.sep)[0].removesuffix(".py")
+      with open(path) as f:
+        tree = ast.parse(f.read(), path)
+      for node in ast.walk(tree):  # ast.walk: function bodies too
+        if isinstance(node, ast.Import):
+          targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+          targets = [node.module]
+          if node.module == "jaxpose":
+            targets = [f"jaxpose.{a.name}" for a in node.names]
+        else:
+          continue
+        for t in targets:
+          if t.startswith("jaxpose."):
+            yield package, f"{rel}:{node.lineno}", t.split(".")[1]
+
+
+def test_every_package_is_in_the_table():
+  packages = {p for p, _, _ in _imports()}
+  assert packages <= set(ALLOWED), sorted(packages - set(ALLOWED))
+
+
+def test_no_module_imports_from_a_layer_above_it():
+  bad = [f"{where} imports jaxpose.{dep}" for package, where, dep in _imports()
+         if dep != package and dep not in ALLOWED[package]]
+  assert not bad, "\n".join(bad)
+
+
+def test_the_check_can_fail():
+  """The scan sees imports inside functions (the kind that doubled back before)."""
+  found = {(p, d) for p, _, d in _imports()}
+  assert ("training", "inference") in found and ("visualize", "inference") in found
+  assert ("inference", "training") not in found
