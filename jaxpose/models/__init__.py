@@ -25,6 +25,8 @@ from jaxpose.models.hourglass import Hourglass, HourglassStem, StackedHourglass
 from jaxpose.models.layers import Bottleneck, Conv1x1, Residual
 from jaxpose.models.pbn import PBN
 from jaxpose.models.msn import MSN
+from jaxpose.models.regressors import AlexNet, Baseline1, Baseline2, VGG19
+from jaxpose.models.cpm import CPM
 
 MODELS: dict[str, type[nn.Module]] = {}
 FAMILY: dict[str, str] = {}
@@ -131,6 +133,11 @@ def _check_grouping(name: str, grouping: Any, groups: Any, has_groups: bool) -> 
 register("hourglass", family="heatmap")(StackedHourglass)
 register("pbn", family="heatmap")(PBN)
 register("msn", family="msn")(MSN)
+register("baseline1", family="coords")(Baseline1)
+register("baseline2", family="coords")(Baseline2)
+register("alexnet", family="coords")(AlexNet)
+register("vgg19", family="coords")(VGG19)
+register("cpm", family="cpm")(CPM)
 
-__all__ = ["FAMILY", "MODELS", "MSN", "PBN", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem",
+__all__ = ["CPM", "FAMILY", "MODELS", "MSN", "AlexNet", "Baseline1", "Baseline2", "VGG19", "PBN", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem",
            "Residual", "StackedHourglass", "create", "family_of", "fields", "model_class", "register"]
