@@ -41,23 +41,14 @@ class TinyCoordNet(nn.Module):
 CONFIG = textwrap.dedent('''
     import ml_collections
     from configs import default
+    from conftest import tiny_budget
 
 
     def get_config():
-      c = default.get_config()
+      c = tiny_budget(default.get_config())
       c.name = "tiny_coords"
       c.model = ml_collections.ConfigDict({"name": "test_family_contract:TinyCoordNet",
                                            "num_joints": 16, "features": 8})
-      c.data.image_size = 64
-      c.data.synthetic.update(train_size=48, validation_size=16, test_size=8, image_size=96)
-      c.data.shuffle_buffer = 48
-      c.train.batch_size = 8
-      c.train.num_steps = 6
-      c.train.log_every = 2
-      c.train.eval_every = 6
-      c.train.checkpoint_every = 3
-      c.train.schedule.warmup_steps = 0
-      c.eval.batch_size = 8
       c.eval.metrics = ("pck@0.2", "visibility")
       return c
     ''')

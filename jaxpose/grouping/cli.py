@@ -13,6 +13,7 @@ import os
 from typing import Optional, Sequence
 
 from jaxpose import skeleton as skeleton_lib
+from jaxpose.errors import exit_on_user_error
 from jaxpose.grouping.groups import group_names, save_groups
 from jaxpose.grouping.mi import DEFAULT_EXTENT, default_normalization
 from jaxpose.grouping.plot import plot_groups, plot_mi
@@ -39,6 +40,7 @@ def _groups_path(plot: str) -> str:
   return f"{root}_groups{ext or '.png'}"
 
 
+@exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
   """``python -m jaxpose.grouping``: prints the groups and writes the plots and JSON."""
   p = argparse.ArgumentParser(prog="python -m jaxpose.grouping", description=_DESCRIPTION)
