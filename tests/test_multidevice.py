@@ -69,6 +69,10 @@ def test_two_devices_train_validate_checkpoint_and_evaluate_as_one(two_device_ru
       doc = json.load(f)
     assert doc["flip"] is kw.get("flip", False)
     _assert_same(doc, _one_device(workdir, "validation", **kw), preds)
+  png = str(tmp_path / "overlay.png")  # the pictures go through the same multi-device predictor
+  _run(["-m", "jaxpose.visualize", "overlay", f"--workdir={workdir}", "--num=5", "--flip",
+        f"--output={png}"], cache_dir, devices=2)
+  assert os.path.getsize(png) > 0
 
 
 @pytest.mark.parametrize("devices,batch", [(3, 5), (4, 8)])
