@@ -2,8 +2,9 @@
 
 The families (``jaxpose.families``) name their terms and say which of these functions each
 uses: heat-map MSE over every stack (intermediate supervision, Newell et al. 2016 §3.4; Tang &
-Wu 2019 §3.3), the multi-scale pyramid (Ke et al. 2018 §2.1, eq. 1), coordinate squared error
-and binary cross-entropy (course report eq. 5–6; Li et al. 2014 eq. 1 and 3).
+Wu 2019 §3.3; Wei et al. 2016 §3.3 eq. 4–5, with CPM's background map), the multi-scale
+pyramid (Ke et al. 2018 §2.1, eq. 1), coordinate squared error and binary cross-entropy
+(course report eq. 5–6; Li et al. 2014 eq. 1 and 3).
 """
 from __future__ import annotations
 
@@ -21,6 +22,27 @@ def heatmap_mse(pred: jnp.ndarray, target: jnp.ndarray, weight: jnp.ndarray) -> 
 def stacked_heatmap_mse(preds, target: jnp.ndarray, weight: jnp.ndarray) -> jnp.ndarray:
   """Σ over stacks of ``heatmap_mse`` (intermediate supervision)."""
   return sum(heatmap_mse(h, target, weight) for h in preds)
+
+
+def stacked_extra_map_mse(preds, target: jnp.ndarray, num_joints: int) -> jnp.ndarray:
+  """Σ over stages of ``Σ_{b,y,x,c} (pred − target)² / (B·h·w·num_joints)``: maps beside the
+  K joint maps (CPM's background belief, ``target`` (B, h, w, 1)), each pixel of each map
+  weighed as one joint-map pixel of ``heatmap_mse``.
+
+  Why not a plain mean over the one channel: Wei et al. 2016 eq. 4 sums the L2 over all
+  P + 1 belief maps alike (§3.3; the release's Caffe ``EuclideanLoss`` on the 15-channel
+  label), and ``heatmap_mse`` divides by K. With this divisor ``heatmaps + background`` is
+  eq. 4 divided by the constant B·h·w·K (where every joint weight is 1); a plain mean would
+  weigh the background K times a joint (and, at about 1 where the joints are about 0, it
+  would dominate the loss).
+  There is no per-joint weight: the map is not a joint (see ``models.cpm.background_target``).
+  """
+  total = jnp.zeros((), jnp.float32)
+  for pred in preds:
+    err = jnp.square(pred.astype(jnp.float32) - target)
+    b, h, w = err.shape[:3]
+    total = total + jnp.sum(err) / (b * h * w * num_joints)
+  return total
 
 
 def coords_mse(pred: jnp.ndarray, target: jnp.ndarray, weight: jnp.ndarray) -> jnp.ndarray:

@@ -2,7 +2,8 @@
 
 ``get(config)`` returns the family of ``config.model.name``: the model class says which one
 (``models.family_of``). Families: ``heatmap`` (stacked hourglass, PBN), ``msn`` (multi-scale
-supervision), ``coords`` (coordinate regressors with an optional visibility head).
+supervision), ``cpm`` (convolutional pose machines: stage beliefs + background), ``coords``
+(coordinate regressors with an optional visibility head).
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from jaxpose import models
 from jaxpose.errors import ConfigError
 from jaxpose.families.base import Family
 from jaxpose.families.coords import CoordFamily
-from jaxpose.families.heatmap import HeatmapFamily, MSNFamily
+from jaxpose.families.heatmap import CPMFamily, HeatmapFamily, MSNFamily
 
-FAMILIES: dict[str, type[Family]] = {f.name: f for f in (HeatmapFamily, MSNFamily, CoordFamily)}
+FAMILIES: dict[str, type[Family]] = {
+    f.name: f for f in (HeatmapFamily, MSNFamily, CPMFamily, CoordFamily)}
 
 
 def get(config) -> Family:
@@ -24,4 +26,4 @@ def get(config) -> Family:
   return FAMILIES[name](config)
 
 
-__all__ = ["FAMILIES", "CoordFamily", "Family", "HeatmapFamily", "MSNFamily", "get"]
+__all__ = ["FAMILIES", "CPMFamily", "CoordFamily", "Family", "HeatmapFamily", "MSNFamily", "get"]

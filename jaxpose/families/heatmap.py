@@ -1,4 +1,4 @@
-"""Heat-map families: stacked hourglass and PBN (``heatmap``), MSN (``msn``); CPM will be one too.
+"""Heat-map families: stacked hourglass and PBN (``heatmap``), MSN (``msn``), CPM (``cpm``).
 
 Outputs (DESIGN.md): ``heatmaps``, a tuple of (B, h, w, K) maps, one per stack or stage, last =
 final; MSN adds ``pyramid``. Prediction decodes the final maps by argmax with the quarter-pixel
@@ -8,10 +8,11 @@ frame and averages them there (``codecs.heatmap.merge_scales``).
 """
 from __future__ import annotations
 
-from jaxpose import losses
+from jaxpose import losses, models
 from jaxpose.codecs import heatmap as heatmap_codec
 from jaxpose.errors import ConfigError
 from jaxpose.families.base import Family
+from jaxpose.models.cpm import background_target
 
 
 class HeatmapFamily(Family):
@@ -95,3 +96,69 @@ class MSNFamily(HeatmapFamily):
       names = [f"stack {s + 1}" for s in range(len(pyramid))] + ["after regression"]
       return [(n, h[i]) for n, h in zip(names, hms)]
     return [("before regression", pyramid[-1][0][i]), ("after regression", hms[-1][i])]
+
+
+class CPMFamily(HeatmapFamily):
+  """Convolutional Pose Machines (Wei et al. 2016; ``models.cpm``): T stages of joint beliefs
+  plus a background belief per stage.
+
+  Loss — intermediate supervision (Wei et al. §3.3, eq. 4–5: the L2 between every stage's
+  P + 1 belief maps and the ideal ones, summed over stages): ``heatmaps``, every stage's joint
+  maps against the Gaussian targets with the target weights, as ``HeatmapFamily``; and
+  ``background``, every stage's background map against ``background_target(heatmaps)``
+  (``losses.stacked_extra_map_mse``: per pixel on the scale of one joint map, so the two
+  terms together weigh all P + 1 maps alike, as eq. 4). Joints with target weight 0: the
+  joint term ignores them (as ``HeatmapFamily``); the background term keeps weight 1 on
+  every pixel, against a target built from the weighted joint maps, where such a joint has
+  an all-zero map, so the background target is 1 where it would be — the release's target
+  (``models.cpm.background_target``). A weight-0 joint is outside the crop (no pixel to
+  leave out) or unannotated (LSPET; its location is unknown), so there is nothing better to
+  mask; the cost is a small patch wrongly called background for an unannotated joint.
+
+  Prediction: the joint maps of the last stage, decoded, flipped and merged across scales as
+  in every heat-map family; the background map is not a joint and is never decoded.
+  ``eval.stage`` = t (1 … T) predicts from stage t instead (0 = the last, the default): the
+  per-stage accuracy ("does each stage refine?") through ``final`` alone, so the flip and
+  multi-scale tests and every metric work per stage unchanged, with no change to the
+  predictor or the evaluation.
+  """
+
+  name = "cpm"
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.stage = int(config.get("eval", {}).get("stage", 0))
+
+  def num_stages(self) -> int:
+    return int(models.create(self.config.model).num_stages)
+
+  def check_outputs(self, outputs):
+    super().check_outputs(outputs)
+    hms, bgs = outputs["heatmaps"], outputs.get("background", ())
+    if len(bgs) != len(hms) or any(b.shape[:-1] != h.shape[:-1] or b.shape[-1] != 1
+                                   for b, h in zip(bgs, hms)):
+      raise ConfigError(f"model {self.config.model.name!r} ({self.name} family) must output "
+                        f"'background': one (B, h, w, 1) map per stage beside 'heatmaps' "
+                        f"({len(hms)} stages)")
+
+  def check(self, config):
+    super().check(config)
+    stage, stages = int(config.get("eval", {}).get("stage", 0)), self.num_stages()
+    if not 0 <= stage <= stages:
+      raise ConfigError(f"eval.stage={stage}: the model has stages 1 … {stages} (0 = the last)")
+
+  def loss_terms(self):
+    terms = super().loss_terms()
+    k = self.skeleton.num_joints
+    terms["background"] = lambda out, batch: losses.stacked_extra_map_mse(
+        out["background"], background_target(batch["heatmaps"]), k)
+    return terms
+
+  def final(self, outputs):
+    hms = outputs["heatmaps"]
+    return {"heatmaps": hms[self.stage - 1 if self.stage else -1].astype("float32")}
+
+  def heatmap_panels(self, outputs, i=0, stacks=False):
+    if stacks:
+      return [(f"stage {t + 1}", h[i]) for t, h in enumerate(outputs["heatmaps"])]
+    return super().heatmap_panels(outputs, i)

@@ -1,0 +1,49 @@
+"""A CPM in the reduced PBN comparison on LSP (issue #17), sized for a 2-core CPU: everything
+but the network is configs/pbn_lsp_cpu.py — LSP train + LSP extended, the LSP test split,
+128×128 crops and 32×32 maps (σ = 1 px), the same augmentation, seed, 4,000 steps of batch 8,
+RMSProp 1e-3 with 100 warm-up steps and ÷10 for the last fifth, PCK@0.2 / ten hard joints /
+PCP@0.5 on the latest checkpoint, single scale, no flip — so the numbers sit beside the three
+PBN-comparison runs. The network is configs/cpm_lsp.py's 6-stage CPM with two poolings instead
+of three (input/4: 128 → 32, as the other models) and WIDTH conv1 channels instead of 64 (every
+layer keeps the release's ratio to it), chosen so that 4,000 steps take well under half an hour
+here (about 18 min; measurements at ``WIDTH``). Its receptive field still covers the crop
+from stage 2 on (104 px at stage 1, +120 px per stage; jaxpose/models/cpm.py).
+
+The release's SGD recipe (configs/cpm_lsp.py) is not used: it fine-tuned ImageNet weights for
+395,000 iterations; 4,000 steps from scratch need the recipe the other reduced runs share.
+
+  python train.py --config=configs/cpm_lsp_cpu.py --workdir=runs/pbn_cmp_cpm
+
+Per-stage PCK@0.2 (does each stage refine?): ``eval.stage`` = t makes the family predict from
+stage t (``jaxpose.families.CPMFamily``; flip and multi-scale tests apply as usual):
+
+  python - <<'EOF'
+  from jaxpose import inference
+  config, variables, step, _ = inference.restore("runs/pbn_cmp_cpm")
+  for t in range(1, config.model.num_stages + 1):
+    c = config.copy_and_resolve_references()
+    c.eval.stage = t
+    r = inference.evaluate(inference.Predictor(c, variables, step), "test", ["pck@0.2"])
+    print(f"stage {t}: PCK@0.2 {r['metrics']['PCK@0.2']['Total']:.2f}")
+  EOF
+"""
+from configs import cpm_lsp, pbn_lsp_cpu
+
+# conv1 channels: 1,130,118 parameters, 53 GFLOP per train step of batch 8 (XLA's estimate).
+# Measured 2026-12-02 with the 2 cores shared by other jobs (load 6–9), so as ratios to a
+# reference timed in the same process: CPU time per step, width 12 1.95 s against 1.77 s for the
+# PBN comparison's baseline (--config.model.head=linear, whose whole 4,000-step run took
+# 15 min 50 s, README), i.e. ≈ 1.1 baseline steps and about 18 min for the
+# run. Widths 14 and 16 cost ≈ 1.9× and 2.4× the baseline (≈ 29 and 38 min). The plain
+# `benchmarks/train_step.py --config=configs/cpm_lsp_cpu.py --steps=3` read 4.35 s per step at
+# load 8.5 (12 GFLOP/s; the hourglass reaches about 200 on the idle CPU, docs/DESIGN.md).
+WIDTH = 12
+
+
+def get_config():
+  c = pbn_lsp_cpu.get_config()
+  c.name = "cpm_lsp_cpu"
+  c.model = cpm_lsp.get_config().model
+  c.model.update(width=WIDTH, num_pools=2)
+  c.eval.stage = 0  # 0 = the last stage; t = stage t (see above)
+  return c
