@@ -14,7 +14,13 @@ network runs on each (flip-merged when asked), the family merges them
 (``heatmap.merge_scales`` in the scale-1 frame) and the one decode follows, then the crop →
 image ``affine``. The six scales of the paper are ``PYRAMID_SCALES`` (0.8 … 1.3).
 
-Layering: inference uses models, families, codecs, data and evaluation; training uses
+A user's own images (``Predictor.from_checkpoint``, ``predict_image``, ``predict_batch``):
+decoded by Pillow and cut by ``jaxpose.crops``, the numpy port of the pipeline's crop (the same
+float32 pixels), so this path never imports tensorflow; with a record's image and its centre
+and scale it reproduces ``predict_split`` bit for bit (tests/test_predict.py; JPEG files decode
+slightly differently in Pillow and tensorflow, see ``jaxpose.crops``).
+
+Layering: inference uses models, families, codecs, crops, data and evaluation; training uses
 inference (validation); nothing here imports training.
 """
 from __future__ import annotations
@@ -27,7 +33,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxpose import checkpoint, families, models
+from jaxpose import checkpoint, crops, families, models
 from jaxpose.codecs import geometry
 from jaxpose.codecs import heatmap as heatmap_codec
 from jaxpose.evaluation import report
@@ -141,6 +147,114 @@ class Predictor:
     out["joints"] = np.asarray(geometry.to_image(out["joints"], batch["affine"]), np.float32)
     return out
 
+  # ---------------------------------------------------------- a user's own images (#19)
+  # The checkpoint directory this predictor was restored from (``from_checkpoint``), or None.
+  checkpoint_dir: Optional[str] = None
+
+  @classmethod
+  def from_checkpoint(cls, path: str, which: str = "latest", flip: bool = False,
+                      scales: Optional[tuple] = None,
+                      data_overrides: Optional[dict] = None) -> "Predictor":
+    """The predictor of a workdir (its ``which`` = latest or best checkpoint) or of one
+    ``WORKDIR/checkpoints/STEP`` directory: ``load`` as a constructor, remembering the
+    checkpoint directory in ``self.checkpoint_dir`` (the CLI writes it into every result)."""
+    config, variables, step, workdir = restore(path, which, data_overrides=data_overrides)
+    out = cls(config, variables, step=step, flip=flip, scales=scales)
+    out.checkpoint_dir = os.path.join(workdir, "checkpoints", str(step))
+    return out
+
+  def predict_image(self, image, box=None) -> dict:
+    """The pose of one person in one image.
+
+    Args:
+      image: an (H, W, 3) uint8 RGB array, or a path / encoded bytes (decoded by Pillow).
+      box: ``(x1, y1, x2, y2)`` around the person in the image's pixels, detector (edge)
+        convention — the whole image is ``(0, 0, W, H)``, the default. The crop is the
+        training geometry: a square of side ``larger box side × data.scale_pad`` about the
+        box centre (``crops.box_to_center_scale``).
+
+    Returns:
+      ``keypoints`` (K, 2) x, y in the image's pixels (pixel centres at integers), ``scores``
+      (K,) (the heat-map peak, or the presence probability of coordinate families),
+      ``visibility`` (K,) when the family predicts presence, ``joint_names``, and the
+      ``box``, ``center`` and ``scale`` used.
+    """
+    out = self.predict_batch([image], None if box is None else [box], batch_size=1)
+    return {k: v if k == "joint_names" else v[0] for k, v in out.items()}
+
+  def predict_batch(self, images, boxes=None, *, center=None, scale=None,
+                    batch_size: Optional[int] = None) -> dict:
+    """``predict_image`` on many images, ``batch_size`` crops per network call.
+
+    Every call of the network has the same batch shape (the last batch is padded with
+    copies of its last crop), so it compiles once per ``batch_size``; default the config's
+    ``eval.batch_size``, or fewer when there are fewer images, rounded up to a multiple of
+    the local devices (the batch is split over all of them).
+
+    ``boxes``: one box (or None = the whole image) per image. Instead of boxes, ``center``
+    (N, 2) and ``scale`` (N,) give the dataset records' own crop geometry (centre in pixel
+    coordinates, scale = person size / 200): with a record's values and its decoded image the
+    crop is exactly the evaluation pipeline's (``crops`` reproduces its resampling), so the
+    predictions are ``predict_split``'s — bit for bit when the batches hold the same records
+    (XLA's CPU convolutions can change in the last float bit with the batch's other crops).
+    The multi-scale test (``self.scales``) and the flip test apply as in ``predict``.
+
+    Returns a dict of arrays with a leading image axis: ``keypoints`` (N, K, 2), ``scores``
+    (N, K), ``visibility`` (N, K) when the family predicts it, ``box`` (N, 4), ``center``
+    (N, 2), ``scale`` (N,); and ``joint_names`` (K names).
+    """
+    images = list(images)
+    n = len(images)
+    if not n:
+      raise ValueError("predict_batch: no images")
+    if (center is None) != (scale is None):
+      raise ValueError("give center and scale together")
+    if center is not None and boxes is not None:
+      raise ValueError("give boxes or center/scale, not both")
+    if boxes is not None and len(boxes) != n:
+      raise ValueError(f"{len(boxes)} boxes for {n} images")
+    if center is not None:
+      center = np.asarray(center, np.float32).reshape(n, 2)
+      scale = np.asarray(scale, np.float32).reshape(n)
+    cfg = self.config
+    size = int(cfg.data.image_size)
+    pad = float(cfg.data.get("scale_pad", 1.25))
+    bs = int(batch_size or min(n, int(cfg.eval.batch_size)))
+    bs = -(-bs // self.n_dev) * self.n_dev
+    multiscale = self.scales != (1.0,)
+    rows: dict = {}
+    for start in range(0, n, bs):
+      batch = {"image": [], "affine": [], "image_scales": []}
+      for i in range(start, min(start + bs, n)):
+        image = crops.read_image(images[i])
+        if center is not None:
+          c, s = center[i], float(scale[i])
+          box = crops.center_scale_to_box(c, s)
+        else:
+          box = crops.optional_box(None if boxes is None else boxes[i], *image.shape[:2])
+          c, s = crops.box_to_center_scale(box)
+        crop, affine = crops.crop(image, c, s, size, pad)
+        batch["image"].append(crops.normalise(crop))
+        batch["affine"].append(affine)
+        if multiscale:
+          batch["image_scales"].append(crops.normalise(
+              crops.scale_crops(image, c, s, size, self.scales, pad)))
+        for k, v in (("box", box), ("center", c), ("scale", s)):
+          rows.setdefault(k, []).append(np.asarray(v))
+      m = len(batch["image"])
+      batch = {k: np.stack(v + v[-1:] * (bs - m)) for k, v in batch.items() if v}
+      pred = self.predict(batch)
+      for k, name in (("joints", "keypoints"), ("score", "scores"), ("visible", "visibility")):
+        if k in pred:
+          rows.setdefault(name, []).append(np.asarray(pred[k][:m]))
+    out = {name: np.concatenate(v) for name, v in rows.items()
+           if name in ("keypoints", "scores", "visibility")}
+    out["box"] = np.stack(rows["box"]).astype(np.float64)
+    out["center"] = np.stack(rows["center"]).astype(np.float32)
+    out["scale"] = np.asarray(rows["scale"], np.float32)
+    out["joint_names"] = tuple(self.skeleton.joints)
+    return out
+
 
 def _numpy(tree) -> dict:
   return {k: np.asarray(v) for k, v in tree.items()}
@@ -206,6 +320,16 @@ def resolve_checkpoint(path: str, which: str = "latest") -> tuple[str, int]:
     raise checkpoint.CheckpointError(f"{path}/checkpoints holds no finished checkpoint")
   return path, int(step)
 
+
+def default_which(path: str) -> str:
+  """The checkpoint a tool reads by default: a workdir's config ``eval.checkpoint`` (latest
+  or best, as evaluate.py), ``latest`` for a ``WORKDIR/checkpoints/STEP`` directory (which
+  names its step itself)."""
+  workdir, latest = resolve_checkpoint(path, "latest")
+  if os.path.abspath(path) != workdir:
+    return "latest"
+  saved = checkpoint.restore_config(checkpoint.manager(workdir, read_only=True), latest)
+  return str(saved.get("eval", {}).get("checkpoint", "latest"))
 
 def abstract_variables(config) -> dict:
   """The shapes of the model's variables for ``config`` (nothing allocated)."""

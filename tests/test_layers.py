@@ -12,6 +12,7 @@ ALLOWED = {
     "runtime": set(),
     "errors": {"formats"},
     "codecs": set(),
+    "crops": {"errors"},
     "models": set(),
     "losses": set(),
     "evaluation": {"formats", "skeleton"},
@@ -20,10 +21,15 @@ ALLOWED = {
     "grouping": {"data", "skeleton", "errors"},
     "families": {"codecs", "data", "errors", "losses", "models", "skeleton"},
     "config_check": {"data", "errors", "evaluation", "families", "models"},
-    "inference": {"checkpoint", "codecs", "data", "errors", "evaluation", "families", "models"},
+    "inference": {"checkpoint", "codecs", "crops", "data", "errors", "evaluation", "families",
+                  "models"},
     "training": {"checkpoint", "config_check", "data", "errors", "families", "grouping",
                  "inference", "models"},
     "visualize": {"codecs", "data", "errors", "inference", "skeleton"},
+    # the command-line tools at the top
+    "predict": {"codecs", "crops", "data", "errors", "families", "inference", "skeleton",
+                "visualize"},
+    "export": {"codecs", "crops", "data", "errors", "families", "inference", "skeleton"},
 }
 
 

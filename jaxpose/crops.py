@@ -1,0 +1,347 @@
+"""The evaluation crop of a person in any image, in numpy: no tensorflow, same pixels.
+
+Why a second implementation: the tf.data pipeline cuts crops with tf ops
+(``data.augment.crop_matrix`` + ``warp``), and a user predicting on their own images —
+or a serving client — should not need tensorflow (an 8 s import, a 500 MB dependency) for
+one affine warp. This module ports that warp to numpy *operation for operation*, in the same
+float32 arithmetic as tensorflow's CPU kernels, so that a record cut here and the same
+record cut by the pipeline are the same network input (tests/test_predict.py measures the
+difference on random images, boxes and augmentations, and reproduces evaluate.py's numbers
+through ``inference.Predictor.predict_batch``).
+
+What is reproduced (tensorflow 2.21 CPU kernels):
+
+* ``crop_matrix`` — ``augment.crop_matrix``: the image → crop matrix, composed in float64 from
+  float32 inputs (the pipeline's record fields and augmentation parameters are float32) and
+  returned as float32, as the pipeline hands it on.
+* ``warp`` — ``augment.warp``: ``ImageProjectiveTransformV3`` (BILINEAR, CONSTANT fill 0)
+  samples crop pixel (x, y) at the image point ``inverse(matrix) @ (x, y, 1)`` in pixel-centre
+  coordinates (no half-pixel offsets) and blends its 2×2 neighbours with float32 weights; a
+  neighbour outside the image reads the fill value 0, so a point less than a pixel outside the
+  image blends with 0 (tensorflow 2.21's kernel tests no bounds first; some older ones
+  returned the fill value for any point outside ``[0, W−1] × [0, H−1]``). Antialiasing: when
+  one crop pixel covers ``f = floor(1/sqrt|det|) ≥ 2`` image pixels, the image is first
+  area-downsampled to ``ceil(H/f) × ceil(W/f)`` (``tf.image.resize(method="area")``, i.e. the
+  ``ResizeArea`` kernel: exact box coverage, float32 accumulation row by row, the
+  ``1/(sy·sx)`` factor applied last) and the matrix composed with that resize's pixel-centre
+  mapping.
+* ``normalise`` — ``(rgb / 255 − MEAN) / STD`` in float32, ``pipeline.MEAN`` / ``STD``.
+
+Measured against tensorflow 2.21: bit-identical (0 difference) on random images, boxes,
+rotations, flips and downsampling factors up to 10, and on every evaluation crop of the
+synthetic dataset (tests/test_predict.py). The operations follow the kernels' order in float32;
+a tensorflow build that fuses a multiply-add differently could move the last bit (≤ 1e-7).
+
+Boxes: a person box is ``(x1, y1, x2, y2)`` in the *edge* convention of detectors (COCO,
+mmpose, torchvision): the image spans ``[0, W] × [0, H]``, so the whole image is
+``(0, 0, W, H)``. jaxpose's pixel coordinates put pixel centres at integers, so the box
+centre in jaxpose coordinates is its midpoint minus 0.5 (``box_to_center_scale``). The scale
+is the dataset convention ``person size / 200`` with the *larger* side of the box as the
+person size, so the whole box is inside the square crop (for a standing person the larger
+side is the height, the convention of the MPII/LSP ``scale``); the crop side is then
+``200 · scale · scale_pad``, padded like every training crop. The whole-image box of a
+portrait or square image is therefore ``visualize.whole_image_box``'s (which takes the
+height); for a landscape image this one keeps the full width in view.
+
+Images (``read_image``): Pillow decodes files and bytes to (H, W, 3) uint8 RGB (grey and
+palette images expanded, alpha dropped — what ``tf.io.decode_image(channels=3)`` does). PNG
+decodes identically. JPEG does not: ``tf.io.decode_image`` (the pipeline's decoder) uses
+libjpeg's fast integer IDCT (``dct_method="INTEGER_FAST"``), Pillow the accurate one, which
+equals ``tf.io.decode_jpeg(..., dct_method="INTEGER_ACCURATE")`` bit for bit; the two differ by
+up to 5 grey levels on LSP's JPEGs (median of the per-image maximum 4, measured on 40 test
+images). So on the JPEG datasets (LSP, MPII, FLIC, Buffy) ``Predictor.predict_batch`` on
+Pillow-decoded images sees slightly different pixels from evaluate.py; to reproduce it there,
+decode with ``tf.io.decode_image`` and pass the arrays. EXIF orientation is applied
+(``exif_orientation=True``) so keypoints land on the image as a viewer shows it; tensorflow
+ignores EXIF, which matters only for rotated camera JPEGs, never for the datasets' images.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+
+from jaxpose.errors import DataError
+
+# ImageNet statistics; the network sees (rgb/255 - MEAN) / STD. The same values as
+# jaxpose.data.pipeline.MEAN / STD (tests/test_predict.py checks that they agree).
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+
+
+class ImageError(DataError):
+  """An image that cannot be read or decoded; the message names it."""
+
+
+# ------------------------------------------------------------------------------ images
+
+def read_image(source, exif_orientation: bool = True) -> np.ndarray:
+  """(H, W, 3) uint8 RGB from a path, encoded bytes, a PIL image or an array.
+
+  An array passes through (grey (H, W) or (H, W, 1) repeated to RGB, RGBA's alpha dropped,
+  float in [0, 1] scaled to 0–255). A file that is missing, empty or not a decodable image
+  raises ``ImageError`` naming it.
+  """
+  from PIL import Image, ImageOps, UnidentifiedImageError
+  if isinstance(source, np.ndarray):
+    return _rgb_array(source)
+  if isinstance(source, Image.Image):  # the caller's image: used, not closed
+    im = ImageOps.exif_transpose(source) if exif_orientation else source
+    return np.asarray(im.convert("RGB"))
+  name = "<bytes>"
+  try:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+      im = Image.open(io.BytesIO(bytes(source)))
+    else:
+      name = os.fspath(source)
+      im = Image.open(name)
+    with im:
+      im.load()  # decode now: a truncated file fails here, not later
+      if exif_orientation:
+        im = ImageOps.exif_transpose(im)
+      return np.asarray(im.convert("RGB"))
+  except FileNotFoundError:
+    raise ImageError(f"{name}: no such file") from None
+  except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    raise ImageError(f"{name}: cannot read it as an image ({e})") from None
+
+
+def _rgb_array(image: np.ndarray) -> np.ndarray:
+  a = np.asarray(image)
+  if a.ndim == 3 and a.shape[-1] == 1:
+    a = a[..., 0]
+  if a.ndim == 2:
+    a = np.repeat(a[..., None], 3, axis=-1)
+  if a.ndim != 3 or a.shape[-1] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+    raise ImageError(f"image array of shape {a.shape}: expected (H, W, 3) RGB")
+  a = a[..., :3]
+  if a.dtype != np.uint8:
+    a = np.clip(np.round(a.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+  return np.ascontiguousarray(a)
+
+
+# ------------------------------------------------------------------------------- boxes
+
+def whole_image_box(height: int, width: int) -> np.ndarray:
+  """``(0, 0, W, H)``: the box of the whole image (edge convention)."""
+  return np.array([0.0, 0.0, float(width), float(height)], np.float64)
+
+
+def box_to_center_scale(box) -> tuple[np.ndarray, float]:
+  """``(x1, y1, x2, y2)`` (edge convention) → (centre (2,) in jaxpose pixel coordinates,
+  scale = larger side / 200). A box without area raises ``ValueError``."""
+  x1, y1, x2, y2 = (float(v) for v in np.asarray(box, np.float64).reshape(4))
+  w, h = x2 - x1, y2 - y1
+  if not (np.isfinite([x1, y1, x2, y2]).all() and w > 0 and h > 0):
+    raise ValueError(f"box {[x1, y1, x2, y2]}: expected finite x1 < x2 and y1 < y2")
+  center = np.array([(x1 + x2) / 2.0 - 0.5, (y1 + y2) / 2.0 - 0.5], np.float32)
+  return center, max(w, h) / 200.0
+
+
+def center_scale_to_box(center, scale: float) -> np.ndarray:
+  """The square box (edge convention) of side ``200 · scale`` around ``center`` (jaxpose
+  pixel coordinates): the inverse of ``box_to_center_scale`` for square boxes."""
+  cx, cy = (float(v) for v in np.asarray(center, np.float64).reshape(2))
+  half = 100.0 * float(scale)
+  return np.array([cx + 0.5 - half, cy + 0.5 - half, cx + 0.5 + half, cy + 0.5 + half])
+
+
+# --------------------------------------------------------------------------- geometry
+
+def crop_matrix(center, scale, image_size: int, scale_pad: float = 1.25, *,
+                scale_factor: float = 1.0, rotation: float = 0.0, shear: float = 0.0,
+                flip: bool = False) -> np.ndarray:
+  """The (3, 3) float32 image → crop matrix, ``augment.crop_matrix`` in numpy.
+
+  ``crop = F · T((S-1)/2) · R(rotation) · Shear · (S / side) · T(-center)``, side =
+  ``200 · scale · scale_pad · scale_factor``; the inputs are rounded to float32 first (as the
+  pipeline's record fields and tf parameters are), the matrix composed in float64 in the same
+  order as the tf code and rounded to float32.
+  """
+  f32 = lambda v: np.float64(np.float32(v))
+  cx, cy = (np.float64(v) for v in np.asarray(center, np.float32).reshape(2))
+  scale = f32(np.asarray(scale, np.float32).reshape(()))
+  s, shear = f32(scale_factor), f32(shear)
+  theta = f32(rotation) * (math.pi / 180.0)
+  size = float(image_size)
+  k = size / (200.0 * scale * float(scale_pad) * s)
+  cos, sin = np.cos(theta), np.sin(theta)
+  a = k * cos
+  b = k * (cos * shear + sin)
+  c = -k * sin
+  d = k * (cos - sin * shear)
+  half = (size - 1.0) / 2.0
+  tx = half - (a * cx + b * cy)
+  ty = half - (c * cx + d * cy)
+  sign, offset = (-1.0, size - 1.0) if flip else (1.0, 0.0)
+  m = np.array([[sign * a, sign * b, sign * tx + offset], [c, d, ty], [0.0, 0.0, 1.0]])
+  return m.astype(np.float32)
+
+
+def invert(matrix) -> np.ndarray:
+  """Inverse of a (3, 3) affine matrix, computed in float64, float32 (``augment.invert``)."""
+  return np.linalg.inv(np.asarray(matrix, np.float64)).astype(np.float32)
+
+
+def apply(points, matrix) -> np.ndarray:
+  """(..., 2) points through a (3, 3) or (2, 3) affine (float64 inside, float32 out)."""
+  m = np.asarray(matrix, np.float64)
+  p = np.asarray(points, np.float64)
+  return (p @ m[:2, :2].T + m[:2, 2]).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- resampling
+
+def _area_weights(n_in: int, n_out: int):
+  """ResizeArea's per-output (start index, weights (n_out, taps)) along one axis, float32.
+
+  Output cell o covers input ``[o·r, (o+1)·r)`` with ``r = n_in / n_out`` (float32); input
+  cell i contributes its covered length. Indices beyond the image are clamped (they only
+  occur with weight 0 or at the border, as in the kernel's ``Bound``)."""
+  r = np.float32(np.float32(n_in) / np.float32(n_out))
+  o = np.arange(n_out, dtype=np.float32)
+  lo = (o * r).astype(np.float32)
+  hi = ((o + 1) * r).astype(np.float32)
+  start = np.floor(lo).astype(np.int64)
+  end = np.ceil(hi).astype(np.int64)
+  taps = int((end - start).max())
+  idx = start[:, None] + np.arange(taps)[None, :]
+  fi = idx.astype(np.float32)
+  w = np.where(fi < lo[:, None],
+               np.where(fi + 1 > hi[:, None], r, (fi + 1 - lo[:, None]).astype(np.float32)),
+               np.where(fi + 1 > hi[:, None], (hi[:, None] - fi).astype(np.float32),
+                        np.float32(1.0)))
+  w = np.where(idx < end[:, None], w, np.float32(0.0)).astype(np.float32)
+  return np.clip(idx, 0, n_in - 1), w, r
+
+
+def resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
+  """``tf.image.resize(image, (height, width), method="area")`` for one (H, W, C) float32
+  image: every output pixel the coverage-weighted mean of the input pixels under it.
+
+  Summation as in the kernel: per output column, the row's taps left to right (first and
+  last weighted by their coverage, the inner ones by 1), then the rows top to bottom
+  weighted by theirs, then × ``1 / (ry · rx)``; all in float32."""
+  x = np.asarray(image, np.float32)
+  h, w = x.shape[:2]
+  yi, yw, ry = _area_weights(h, int(height))
+  xi, xw, rx = _area_weights(w, int(width))
+  rows = np.zeros((h, int(width)) + x.shape[2:], np.float32)
+  wx = xw[(...,) + (None,) * (x.ndim - 2)]
+  for t in range(xi.shape[1]):  # taps in the kernel's order: the row sums, exactly
+    rows += x[:, xi[:, t]] * wx[:, t]
+  out = np.zeros((int(height), int(width)) + x.shape[2:], np.float32)
+  wy = yw[(...,) + (None,) * (x.ndim - 1)]
+  for t in range(yi.shape[1]):
+    out += rows[yi[:, t]] * wy[:, t]
+  scale = np.float32(1.0 / float(np.float32(ry * rx)))
+  return out * scale
+
+
+def _bilinear(image: np.ndarray, transform: np.ndarray, size: int) -> np.ndarray:
+  """``ImageProjectiveTransformV3`` BILINEAR / CONSTANT 0 of one (H, W, C) float32 image with
+  the 8-vector float32 ``transform`` (output pixel → input point), output (size, size, C)."""
+  h, w = image.shape[:2]
+  t = transform.astype(np.float32)
+  oy, ox = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32),
+                       indexing="ij")
+  proj = t[6] * ox + t[7] * oy + np.float32(1.0)
+  x = (t[0] * ox + t[1] * oy + t[2]) / proj
+  y = (t[3] * ox + t[4] * oy + t[5]) / proj
+  # No bounds test before interpolating: every neighbour outside the image reads the fill
+  # value, so a point less than a pixel outside blends with it (the tf 2.21 kernel).
+  ok = (proj != 0) & np.isfinite(x) & np.isfinite(y) & (np.abs(x) < 2 ** 30) & (np.abs(y) < 2 ** 30)
+  x, y = np.where(ok, x, -2).astype(np.float32), np.where(ok, y, -2).astype(np.float32)
+  x0, y0 = np.floor(x), np.floor(y)
+  x1, y1 = x0 + 1, y0 + 1
+  xi0, yi0 = x0.astype(np.int64), y0.astype(np.int64)
+
+  def read(yy, xx):
+    inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+    v = image[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
+    return np.where(inside[..., None], v, np.float32(0.0))
+
+  ax0, ax1 = (x1 - x)[..., None], (x - x0)[..., None]
+  top = ax0 * read(yi0, xi0) + ax1 * read(yi0, xi0 + 1)
+  bottom = ax0 * read(yi0 + 1, xi0) + ax1 * read(yi0 + 1, xi0 + 1)
+  out = (y1 - y)[..., None] * top + (y - y0)[..., None] * bottom
+  return np.where(ok[..., None], out, np.float32(0.0)).astype(np.float32)
+
+
+def warp(image, matrix, image_size: int, antialias: bool = True) -> np.ndarray:
+  """``augment.warp`` in numpy: (H, W, C) uint8 0–255 or float → (S, S, C) float32 crop.
+
+  ``matrix`` (3, 3) maps image → crop. See the module docstring for the kernels it follows.
+  """
+  image = np.asarray(image)
+  if image.dtype == np.uint8:
+    image = image.astype(np.float32) / np.float32(255.0)
+  else:
+    image = image.astype(np.float32)
+  m = np.asarray(matrix, np.float32).astype(np.float64)
+  size = int(image_size)
+  if antialias:
+    det = abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
+    factor = math.floor(1.0 / math.sqrt(det)) if det > 0 else 0.0
+    if factor >= 2.0:
+      h, w = float(image.shape[0]), float(image.shape[1])
+      hs, ws = max(math.ceil(h / factor), 1.0), max(math.ceil(w / factor), 1.0)
+      image = resize_area(image, int(hs), int(ws))
+      sx, sy = w / ws, h / hs
+      down = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+      m = m @ down
+  inv = np.linalg.inv(m)
+  inv = inv / inv[2, 2]
+  return _bilinear(image, inv.reshape(9)[:8].astype(np.float32), size)
+
+
+def normalise(crop) -> np.ndarray:
+  """[0, 1] crop(s) → the network's input ``(crop − MEAN) / STD``, float32."""
+  return ((np.asarray(crop, np.float32) - MEAN) / STD).astype(np.float32)
+
+
+def crop(image, center, scale, image_size: int, scale_pad: float = 1.25,
+         scale_factor: float = 1.0, antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+  """The evaluation crop of one person: ``(crop (S, S, 3) float32 in [0, 1], affine (2, 3)
+  crop → image)``, as the pipeline cuts a record with this centre and scale
+  (``scale_factor`` ≠ 1: the box side × that factor, one crop of the multi-scale test)."""
+  m = crop_matrix(center, scale, image_size, scale_pad, scale_factor=scale_factor)
+  return warp(image, m, image_size, antialias=antialias), invert(m)[:2]
+
+
+def scale_crops(image, center, scale, image_size: int, scales: Sequence[float],
+                scale_pad: float = 1.25, antialias: bool = True) -> np.ndarray:
+  """(n, S, S, 3) crops with the box side × ``scales[i]`` (``augment.scale_crops``)."""
+  return np.stack([crop(image, center, scale, image_size, scale_pad, s, antialias)[0]
+                   for s in scales])
+
+
+def list_images(paths: Sequence[str], recursive: bool = False) -> list[str]:
+  """Image files named by ``paths``: files as given, folders expanded to the image files in
+  them (by suffix, sorted; ``recursive`` descends). A missing path raises ``ImageError``."""
+  out = []
+  for p in paths:
+    if os.path.isdir(p):
+      found = []
+      for dirpath, dirs, files in os.walk(p):
+        dirs.sort()
+        found += [os.path.join(dirpath, f) for f in files
+                  if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith(".")]
+        if not recursive:
+          break
+      out += sorted(found)
+    elif os.path.exists(p):
+      out.append(p)
+    else:
+      raise ImageError(f"{p}: no such file or folder")
+  return out
+
+
+def optional_box(box: Optional[Sequence[float]], height: int, width: int) -> np.ndarray:
+  """``box`` as a float64 (4,) array, or the whole image's box when ``box`` is None."""
+  return whole_image_box(height, width) if box is None else np.asarray(box, np.float64).reshape(4)
