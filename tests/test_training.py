@@ -2,6 +2,7 @@
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -53,10 +54,20 @@ def test_checkpoint_from_another_config_is_refused(uninterrupted):
     loop.train(other, workdir)
 
 
-def test_nan_loss_stops_with_step_and_last_checkpoint(config, tmp_path):
-  config.train.learning_rate = float("nan")
+def test_nan_loss_stops_with_step_and_last_checkpoint(config, tmp_path, monkeypatch):
+  # A NaN learning rate is refused at start-up (config_check), so the schedule itself turns
+  # NaN here: the first update makes every parameter NaN, the loss of step 2 is NaN.
+  schedule = loop.optim.schedule
+  monkeypatch.setattr(loop.optim, "schedule", lambda *a: lambda step: schedule(*a)(step) * jnp.nan)
   config.train.log_every = 1
   with pytest.raises(loop.TrainingDiverged, match=r"at step 2.*Last good checkpoint: none"):
+    loop.train(config, str(tmp_path))
+
+
+def test_a_nan_learning_rate_is_refused_at_start_up(config, tmp_path):
+  from jaxpose.errors import ConfigError
+  config.train.learning_rate = float("nan")
+  with pytest.raises(ConfigError, match=r"train.learning_rate=nan: must be > 0"):
     loop.train(config, str(tmp_path))
 
 
