@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxpose import grouping, models
+from jaxpose import families, grouping, models
 from jaxpose.data import datasets
 from jaxpose.evaluation import metrics
 from jaxpose.training import optim
@@ -48,8 +48,12 @@ def test_recipe_builds(path):
                                              jax.numpy.zeros((1, size, size, 3)), train=False))
   out = jax.eval_shape(lambda v: model.apply(v, jax.numpy.zeros((1, size, size, 3)), train=False),
                        shapes)
-  final = out["heatmaps"][-1]
-  assert final.shape == (1, c.data.heatmap_size, c.data.heatmap_size, c.model.num_joints)
+  families.get(c).check_outputs(out)  # the family's own check (heat-map size, coords shape)
+  if "heatmaps" in out:
+    final = out["heatmaps"][-1]
+    assert final.shape == (1, c.data.heatmap_size, c.data.heatmap_size, c.model.num_joints)
+  else:
+    assert "coords" not in out or out["coords"][-1].shape == (1, c.model.num_joints, 2)
 
 
 def _offline_groups(c):

@@ -245,7 +245,7 @@ def test_create_errors():
 
 
 def test_register():
-  @models.register("_test_tiny")
+  @models.register("_test_tiny", family="heatmap")
   class Tiny(nn.Module):
     width: int = 3
 
@@ -254,10 +254,14 @@ def test_register():
 
   try:
     assert models.create({"name": "_test_tiny", "width": 5}).width == 5
+    assert models.family_of("_test_tiny") == "heatmap"
     with pytest.raises(ValueError, match="already registered"):
-      models.register("_test_tiny")(StackedHourglass)
+      models.register("_test_tiny", family="heatmap")(StackedHourglass)
+    with pytest.raises(ValueError, match="give register.*family"):
+      models.register("_test_tiny_2")(Tiny)
   finally:
     models.MODELS.pop("_test_tiny")
+    models.FAMILY.pop("_test_tiny")
 
 
 def test_models_import_does_not_pull_tensorflow():
