@@ -63,6 +63,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.eval_every = 1600
   c.train.checkpoint_every = 1600
   c.train.keep_checkpoints = 2
+  # Freezing (two-phase training, course report §3.3): top-level parameter-name prefixes that
+  # do not train (frozen), or the only ones that do (trainable); () = everything trains.
+  c.train.frozen = ()
+  c.train.trainable = ()
 
   c.loss = ml_collections.ConfigDict()
   # Weights of the family's loss terms (None = 1). A weight for a term the model's family does

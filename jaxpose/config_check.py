@@ -12,6 +12,8 @@ fails here with the model's own message, and a heat-map network whose maps are n
 """
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 from jaxpose import families, models
 from jaxpose.data import datasets
 from jaxpose.errors import ConfigError
@@ -80,6 +82,59 @@ def check_model(config, family) -> None:
     raise ConfigError(f"data.image_size={size}: model {config.model.name} cannot take a "
                       f"{size}×{size} input: {e}") from None
   family.check_outputs(outputs)
+  check_frozen(config)
+
+
+def frozen_predicate(cfg) -> Optional[Callable[[str], bool]]:
+  """``name -> bool`` over top-level parameter names (True = frozen) from ``train.frozen`` and
+  ``train.trainable`` (``training.optim``'s docstring); ``None`` when nothing is frozen."""
+  frozen = tuple(str(p) for p in cfg.get("frozen", ()) or ())
+  trainable = tuple(str(p) for p in cfg.get("trainable", ()) or ())
+  if not frozen and not trainable:
+    return None
+
+  def is_frozen(name: str) -> bool:
+    if any(name.startswith(p) for p in frozen):
+      return True
+    return bool(trainable) and not any(name.startswith(p) for p in trainable)
+  return is_frozen
+
+
+def check_frozen(config) -> None:
+  """``train.frozen`` / ``train.trainable`` (``training.optim``, top-level parameter-name
+  prefixes): tuples of non-empty strings, each prefix matching a layer of the network, leaving
+  something to train, and with ``init_from`` to take the frozen layers from (Chen et al. §3.3:
+  phase 2 starts from the phase-1 run)."""
+  t = config.train
+  given = {key: t.get(key, ()) or () for key in ("frozen", "trainable")}
+  if not any(given.values()):
+    return
+  import jax
+  import jax.numpy as jnp
+  size = int(config.data.image_size)
+  model = models.create(config.model)
+  shapes = jax.eval_shape(lambda r: model.init({"params": r, "dropout": r},
+                                               jnp.zeros((1, size, size, 3)), train=False),
+                          jax.random.PRNGKey(0))
+  names = sorted(set(shapes.get("params", {})) | set(shapes.get("batch_stats", {})))
+  for key, prefixes in given.items():
+    if isinstance(prefixes, str) or not all(isinstance(p, str) and p for p in prefixes):
+      raise ConfigError(f"train.{key}={prefixes!r}: expected a tuple of parameter-name prefixes, "
+                        f"e.g. ({names[0]!r},)")
+    for p in prefixes:
+      if not any(n.startswith(p) for n in names):
+        raise ConfigError(f"train.{key}: prefix {p!r} matches no parameter of model "
+                          f"{config.model.name} (its top-level parameters: {', '.join(names)})")
+  is_frozen = frozen_predicate(t)
+  if all(is_frozen(n) for n in names):
+    raise ConfigError(f"train.frozen={tuple(given['frozen'])}, train.trainable="
+                      f"{tuple(given['trainable'])}: every parameter of model "
+                      f"{config.model.name} is frozen; nothing would train")
+  if not config.get("init_from"):
+    raise ConfigError(f"train.frozen={tuple(given['frozen'])}, train.trainable="
+                      f"{tuple(given['trainable'])} freeze parameters, but init_from is empty: "
+                      "they would keep their random initialisation. Set "
+                      "--config.init_from=WORKDIR (e.g. the phase-1 run)")
 
 
 def check_evaluation(config, family=None) -> None:

@@ -6,12 +6,26 @@ Outputs (DESIGN.md): ``coords``, a tuple of (B, K, 2) normalised crop coordinate
 (``(x + 0.5) / S``, x first), one per stage, last = final; optionally ``visibility_logits``
 (B, K), one presence logit per joint (eq. 1–3: ŷ = [ω̂ û v̂]).
 
-Losses: ``coords`` — squared error over every stage's coordinates of the joints that count
-(``batch["present"]`` — annotated, visible and inside the crop — when the network predicts
-presence, as §2.1 ignores an absent joint's coordinates; else ``target_weight``: annotated and
-inside the crop); ``visibility`` — binary cross-entropy of the presence logits against
-``present`` (eq. 5, with ω ∈ {0, 1}). A term whose output the network does not produce (e.g.
-``coords`` in the phase-1 network of §3.3) is left out.
+Losses (course report §2.2):
+
+- ``coords`` — eq. 6, ‖r̂ − r‖² with r = [u v] (eq. 7), over every stage's coordinates of the
+  joints that count: ``batch["present"]`` (annotated, visible and inside the crop) when the
+  network predicts presence, as §2.1 ignores the coordinates of a joint with ω = −1; else
+  ``target_weight`` (annotated and inside the crop). Two differences of scale only, both
+  constant factors that ``loss.weights.coords`` absorbs: the coordinates are crop-normalised
+  (eq. 1's pixels divided by the crop side S, so eq. 6 in pixels is S² times larger), and the
+  squared errors are averaged over the batch's B·K·2 values (absent joints count as zeros)
+  where eq. 6 sums an example's 2k values and eq. 4 averages over the n examples: the term is
+  eq. 6 / (2k).
+- ``visibility`` — eq. 5, the binary cross-entropy of the presence logits (ω̂ = sigmoid) against
+  ``present``, averaged over the k joints and the batch. Eq. 2 writes ω ∈ {−1, 1}, but eq. 5 is
+  the cross-entropy of 0/1 labels (with ω = −1 its ``ω log ω̂`` term would not vanish but make
+  the loss unbounded below as ω̂ → 0, and ``1 − ω`` would weigh 2): here ω = 1 present, 0
+  absent, the same indicator.
+
+A term whose output the network does not produce (``coords`` in the phase-1 network of §3.3) is
+left out. Eq. 4's weight decay β‖w‖² is not a term here: ``train.weight_decay`` applies it to the
+kernels in the optimizer (``training.optim``).
 
 Flip test: the mirrored crop's coordinates come back as ``c → 1 − c`` in x (``x → S − 1 − x`` in
 pixels) with left/right swapped, and are averaged with the crop's; presence probabilities are

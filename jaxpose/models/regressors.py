@@ -81,7 +81,9 @@ Choices where the report is silent (all are fields; defaults are "paper size"):
   unknown). ``batch_norm=True`` inserts BatchNorm after every convolution (before the ReLU, as
   torchvision's ``vgg19_bn``), which helps VGG-19 train from scratch; every BatchNorm gets
   ``bn_axis_name`` (synchronised statistics under ``pmap``). In phase 2 a frozen conv stack's
-  BatchNorm statistics would still update under ``train=True``; the trainer keeps them from phase 1.
+  BatchNorm statistics would still update under ``train=True``; the trainer keeps them from phase 1
+  (``training.step``, ``train.trainable``), while the frozen layers still normalise with each
+  batch's statistics during training, as in phase 1.
 - **Width for CPU runs**: ``width_mult`` scales every convolution's filter count (rounded, ≥ 1);
   ``fc_features`` / ``regression_features`` set the fully connected widths.
 - **Initialisation**: PyTorch's defaults, as every family here (``layers.torch_kernel_init``).

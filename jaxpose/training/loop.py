@@ -80,7 +80,11 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
           f"{state_lib.num_params(state.params):,} parameters; {total} steps ({spe} per epoch), "
           f"global batch {int(t.batch_size)} on {n_global} devices", flush=True)
 
-  step_fn = make_train_step(model, tx, family, axis_name=AXIS if use_pmap else None, lr_fn=lr)
+  is_frozen = optim.frozen_predicate(t)
+  if pidx == 0 and is_frozen is not None:
+    print(optim.describe_frozen(t, state.params, is_frozen), flush=True)
+  step_fn = make_train_step(model, tx, family, axis_name=AXIS if use_pmap else None, lr_fn=lr,
+                            frozen=is_frozen)
   if use_pmap:
     step_fn = jax.pmap(step_fn, axis_name=AXIS, donate_argnums=(0,))
     state = flax.jax_utils.replicate(state)
@@ -149,7 +153,7 @@ def restore_or_initialise(config, state, mngr, latest, saved, workdir: str, chie
       print(f"resumed from {where}", flush=True)
     return state
   if config.get("init_from"):
-    return _init_from(config, state)
+    return _init_from(config, state, chief)
   return state
 
 
@@ -225,8 +229,75 @@ def _resolve_groups(config, saved, workdir: str, chief: bool):
   return config
 
 
-def _init_from(config, state):
-  """Fine-tuning: parameters (and BN statistics) from another run, fresh optimizer."""
-  _, variables, _, _ = inference.restore(config.init_from)
-  return state.replace(params=variables["params"],
-                       batch_stats=variables.get("batch_stats", state.batch_stats))
+def _init_from(config, state, chief: bool = True):
+  """Fine-tuning, and phase 2 of two-phase training (Chen et al. §3.3: train the classification
+  head, then "append two fully connected layers at the branch point to train regression head"):
+  the parameters and BatchNorm statistics of ``init_from`` (a workdir's latest checkpoint or a
+  step directory) that this network also has, with the same shape, are copied; the others keep
+  their fresh initialisation and are listed (as are the checkpoint's arrays this network does
+  not use); the optimizer starts fresh. Raises ``CheckpointError`` naming the checkpoint and the
+  leaf when a shared leaf differs in shape, when nothing is shared, or when a frozen parameter
+  (``train.frozen`` / ``train.trainable``) would stay at its random initialisation."""
+  _, variables, step, workdir = inference.restore(config.init_from)
+  where = os.path.join(workdir, "checkpoints", str(step))
+  log = {"copied": 0, "fresh": [], "unused": []}
+  merged = {col: _merge(getattr(state, col), variables.get(col) or {}, col, where, log)
+            for col in ("params", "batch_stats")}
+  if not log["copied"]:
+    raise checkpoint.CheckpointError(
+        f"init_from={config.init_from}: checkpoint {where} shares no parameter with this "
+        "network (is it a run of another model?)")
+  is_frozen = optim.frozen_predicate(config.train)
+  if is_frozen is not None:
+    stale = [p for p in log["fresh"] if is_frozen(p.split("/")[1])]
+    if stale:
+      raise checkpoint.CheckpointError(
+          f"init_from={config.init_from}: checkpoint {where} has no {stale[0]}, which "
+          f"train.frozen / train.trainable freeze: it would keep its random initialisation")
+  if chief:
+    fresh = _summarise(log["fresh"], merged)
+    print(f"init_from {where}: copied {log['copied']} arrays; fresh (not in the checkpoint): "
+          f"{', '.join(fresh) or 'none'}", flush=True)
+    if log["unused"]:
+      print(f"init_from {where}: not used (not in this network): {', '.join(log['unused'])}",
+            flush=True)
+  return state.replace(**merged)
+
+
+def _merge(fresh, stored, path: str, where: str, log: dict):
+  """``fresh`` (this network's initial tree) with every leaf ``stored`` also has copied in."""
+  if isinstance(fresh, dict):
+    if not isinstance(stored, dict):
+      raise checkpoint.CheckpointError(
+          f"checkpoint {where}: {path} is an array, this network has a layer there")
+    log["unused"] += [f"{path}/{k}" for k in stored if k not in fresh]
+    return {k: _merge(v, stored[k], f"{path}/{k}", where, log) if k in stored else
+            _mark_fresh(v, f"{path}/{k}", log) for k, v in fresh.items()}
+  if isinstance(stored, dict):
+    raise checkpoint.CheckpointError(
+        f"checkpoint {where}: {path} is a layer, this network has an array of shape "
+        f"{tuple(fresh.shape)} there")
+  if tuple(np.shape(stored)) != tuple(fresh.shape):
+    raise checkpoint.CheckpointError(
+        f"checkpoint {where}: {path} has shape {tuple(np.shape(stored))}, this network has "
+        f"{tuple(fresh.shape)} (another model size, input size or joint count?)")
+  log["copied"] += 1
+  return jax.numpy.asarray(stored, dtype=fresh.dtype)
+
+
+def _mark_fresh(tree, path: str, log: dict):
+  for sub, _ in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    log["fresh"].append(path + "".join(f"/{getattr(k, 'key', k)}" for k in sub))
+  return tree
+
+
+def _summarise(paths, trees) -> list:
+  """Leaf paths, a top-level layer named once when all its leaves are in ``paths``."""
+  out = []
+  for p in paths:
+    col, top = p.split("/")[:2]
+    n = len(jax.tree_util.tree_leaves(trees[col][top]))
+    name = f"{col}/{top}" if sum(q.startswith(f"{col}/{top}/") for q in paths) == n else p
+    if name not in out:
+      out.append(name)
+  return out
