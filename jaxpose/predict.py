@@ -231,7 +231,5 @@ def _with_flip(predictor: inference.Predictor) -> inference.Predictor:
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from absl import logging as absl_logging  # orbax's notes on every restore
-  absl_logging.set_verbosity(absl_logging.ERROR)
-  sys.exit(main())
+  from jaxpose import runtime
+  runtime.run_cli(main)

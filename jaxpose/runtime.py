@@ -28,3 +28,13 @@ def configure(reexec: bool = False) -> None:
     tun = os.environ.get("GLIBC_TUNABLES", "")
     os.environ["GLIBC_TUNABLES"] = (tun + ":" if tun else "") + "glibc.malloc.hugetlb=1"
     os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
+def run_cli(main) -> None:
+  """``sys.exit(main())`` for a ``python -m jaxpose.X`` tool: tensorflow's C++ logs and
+  oneDNN notes off, and orbax's / tfds's absl notes on every restore below ERROR."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+  from absl import logging as absl_logging
+  absl_logging.set_verbosity(absl_logging.ERROR)
+  sys.exit(main())

@@ -370,8 +370,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-  from absl import logging as absl_logging  # orbax's and tfds's notes on every restore
-  absl_logging.set_verbosity(absl_logging.ERROR)
-  sys.exit(main())
+  from jaxpose import runtime
+  runtime.run_cli(main)

@@ -25,11 +25,12 @@ ALLOWED = {
                   "models"},
     "training": {"checkpoint", "config_check", "data", "errors", "families", "grouping",
                  "inference", "models"},
-    "visualize": {"codecs", "data", "errors", "inference", "skeleton"},
+    "visualize": {"codecs", "data", "errors", "inference", "runtime", "skeleton"},
     # the command-line tools at the top
-    "predict": {"codecs", "crops", "data", "errors", "families", "inference", "skeleton",
-                "visualize"},
-    "export": {"codecs", "crops", "data", "errors", "families", "inference", "skeleton"},
+    "predict": {"codecs", "crops", "data", "errors", "families", "inference", "runtime",
+                "skeleton", "visualize"},
+    "export": {"codecs", "crops", "data", "errors", "families", "inference", "runtime",
+               "skeleton"},
 }
 
 
