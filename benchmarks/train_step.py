@@ -53,39 +53,50 @@ def fake_batch(config, family, batch_size, rng):
   return batch
 
 
-def main(_):
-  config, _ = grouping.resolve_config(FLAGS.config)  # a PBN's groups, as the trainer resolves them
+def measure(config, steps: int = 10, warmup: int = 2) -> dict:
+  """Compiles one jitted train step of ``config`` (a resolved recipe) and times ``steps`` of
+  it after ``warmup`` untimed ones: the median and minimum step time, images/s, XLA's FLOP
+  estimate and the achieved GFLOP/s, the parameter count and the compile time."""
   bs = int(config.train.batch_size)
   size = int(config.data.image_size)
   model = models.create(config.model)
   tx = optim.optimizer(config.train, optim.schedule(config.train, 1000, 100))
   state = state_lib.create(model, tx, jax.random.PRNGKey(0), (1, size, size, 3))
+  params = state_lib.num_params(state.params)
   family = families.get(config)
   batch = jax.device_put(fake_batch(config, family, bs, np.random.default_rng(0)))
-  step = jax.jit(make_train_step(model, tx, family), donate_argnums=(0,))
+  frozen = optim.frozen_predicate(config.train)  # phase 2 of a two-phase recipe, as the trainer
+  step = jax.jit(make_train_step(model, tx, family, frozen=frozen), donate_argnums=(0,))
   t0 = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
-  for _ in range(FLAGS.warmup):
+  for _ in range(warmup):
     state, m = compiled(state, batch)
   jax.block_until_ready(state)
   times = []
-  for _ in range(FLAGS.steps):
+  for _ in range(steps):
     t = time.perf_counter()
     state, m = compiled(state, batch)
     jax.block_until_ready((state, m))
     times.append(time.perf_counter() - t)
   med = float(np.median(times))
+  return {"batch": bs, "size": size, "params": params, "compile_s": compile_s,
+          "step_s": med, "min_step_s": min(times), "images_per_s": bs / med,
+          "gflop_per_step": flops / 1e9, "gflop_per_s": flops / med / 1e9}
+
+
+def main(_):
+  config, _ = grouping.resolve_config(FLAGS.config)  # a PBN's groups, as the trainer resolves them
+  r = measure(config, FLAGS.steps, FLAGS.warmup)
   print(f"config={config.get('name')} model={config.model.name} stacks={config.model.get('num_stacks')} "
-        f"features={config.model.get('features')} input={size}x{size} batch={bs} "
-        f"params={state_lib.num_params(state.params):,} backend={jax.default_backend()} "
-        f"devices={jax.device_count()}")
-  print(f"compile {compile_s:.1f} s | step median {med * 1e3:.1f} ms (min {min(times) * 1e3:.1f}) | "
-        f"{bs / med:.1f} images/s | {flops / 1e9:.1f} GFLOP/step (XLA estimate) | "
-        f"{flops / med / 1e9:.1f} GFLOP/s")
+        f"features={config.model.get('features')} input={r['size']}x{r['size']} batch={r['batch']} "
+        f"params={r['params']:,} backend={jax.default_backend()} devices={jax.device_count()}")
+  print(f"compile {r['compile_s']:.1f} s | step median {r['step_s'] * 1e3:.1f} ms "
+        f"(min {r['min_step_s'] * 1e3:.1f}) | {r['images_per_s']:.1f} images/s | "
+        f"{r['gflop_per_step']:.1f} GFLOP/step (XLA estimate) | {r['gflop_per_s']:.1f} GFLOP/s")
 
 
 if __name__ == "__main__":

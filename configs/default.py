@@ -71,10 +71,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.loss = ml_collections.ConfigDict()
   # Weights of the family's loss terms (None = 1). A weight for a term the model's family does
   # not produce is an error. Terms: heatmaps (every heat-map family), pyramid (MSN), background
-  # (CPM), coords and visibility (coordinate regressors).
+  # (CPM), coords and visibility (coordinate regressors), coords and parts (HMLPE: λ_r, λ_d).
   c.loss.weights = ml_collections.ConfigDict(
       {t: ml_collections.config_dict.placeholder(float)
-       for t in ("heatmaps", "pyramid", "background", "coords", "visibility")})
+       for t in ("heatmaps", "pyramid", "background", "coords", "visibility", "parts")})
   # Multi-scale supervision (MSN): "pixels" = Ke et al. eq. (1), each scale's squared error
   # summed over its pixels (level i weighs 4^-i against GT); "uniform" = every level's
   # per-pixel mean weighs 1. See jaxpose/losses.py.

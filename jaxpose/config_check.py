@@ -161,6 +161,10 @@ def check_metrics(names, family) -> None:
       raise ConfigError(f"eval.metrics: {name!r} needs predicted joint visibility, which the "
                         f"{family.name} family of model {family.config.model.name!r} does not "
                         "predict")
+    if "pred_parts" in needs and "part_windows" not in family.eval_inputs():
+      raise ConfigError(f"eval.metrics: {name!r} needs part detectors, which the "
+                        f"{family.name} family of model {family.config.model.name!r} does not "
+                        "have (HMLPE with its detection head does)")
 
 
 def check_training(config, num_devices: int = 1) -> None:

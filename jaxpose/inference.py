@@ -260,14 +260,15 @@ def _numpy(tree) -> dict:
   return {k: np.asarray(v) for k, v in tree.items()}
 
 
-GT_KEYS = ("joints", "valid", "visible", "norm", "scale", "index")
+GT_KEYS = ("joints", "valid", "visible", "norm", "scale", "index", "part_windows")
 
 
 def predict_split(predictor: Predictor, split: str, batch_size: Optional[int] = None,
                   progress: bool = False) -> dict:
   """Runs over a whole split; numpy arrays ordered by record index: the predictions
-  (``pred`` image pixels, ``score``, ``pred_visible`` when the family predicts presence) and the
-  ground truth of ``GT_KEYS``."""
+  (``pred`` image pixels, ``score``, ``pred_visible`` when the family predicts presence,
+  ``pred_parts`` when it detects parts) and the ground truth of ``GT_KEYS`` that the batches
+  carry."""
   from jaxpose.data import pipeline  # tf stays out of model-only imports
   cfg = predictor.config
   bs = int(batch_size or cfg.eval.batch_size)
@@ -282,6 +283,8 @@ def predict_split(predictor: Predictor, split: str, batch_size: Optional[int] = 
     row = {"pred": pred["joints"], "score": pred["score"]}
     if "visible" in pred:
       row["pred_visible"] = pred["visible"]
+    if "parts" in pred:
+      row["pred_parts"] = pred["parts"]
     row.update({k: batch[k] for k in GT_KEYS if k in batch})
     for k, v in row.items():
       out.setdefault(k, []).append(v[m])

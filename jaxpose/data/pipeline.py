@@ -16,7 +16,8 @@ Evaluation batches carry the plain crop ``image``, its ``affine``, the ground tr
 (``EVAL_KEYS``), and what the family asks for besides (``inputs``):
 ``image_scales`` (B, n, S, S, 3), the crops of the multi-scale test at ``config.eval.scales``,
 cut here from the image already decoded for ``image`` (tf.data's parallel map, no second
-decode, no Python per example).
+decode, no Python per example); ``part_windows``, the window labels of the plain crop (the
+detection error of HMLPE's part detectors).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 EVAL_KEYS = ("joints", "valid", "visible", "norm", "center", "scale", "affine", "index")
 TARGETS = ("heatmaps", "heatmap_pyramid", "coords", "present", "part_windows")
-INPUTS = ("image_scales",)
+INPUTS = ("image_scales", "part_windows")
 
 
 def raw_dataset(data_cfg, split: str, process_index: int = 0, process_count: int = 1):
@@ -76,7 +77,7 @@ def example_transform(config, train: bool, targets=(), inputs=()):
   if "heatmaps" in targets or "heatmap_pyramid" in targets:
     hm_codec = heatmap_codec.HeatmapCodec.from_config(data)
   xy_codec = coords_codec.CoordCodec(size)
-  if "part_windows" in targets:
+  if "part_windows" in targets or "part_windows" in inputs:
     pw = data.part_windows
     boxes = part_windows.window_boxes(int(pw.crop), int(pw.window), int(pw.grid)) * (
         size / float(pw.crop))
@@ -103,7 +104,7 @@ def example_transform(config, train: bool, targets=(), inputs=()):
       out["coords"] = xy_codec.encode(ex["joints_crop"])
     if "present" in targets:
       out["present"] = ex["visible"] * ex["inside"]
-    if "part_windows" in targets:
+    if "part_windows" in targets or (not train and "part_windows" in inputs):
       out["part_windows"] = part_windows.encode(
           ex["joints_crop"], ex["valid"], parts, boxes, float(data.part_windows.beta))
     if not train:

@@ -33,6 +33,13 @@ visibility@t (0.5)  Visibility-acc       joint-visibility classification accurac
                     (or …@t)             §3.5 Table 2): presence predicted where ``pred_visible`` > t,
                                          compared with ``visible``; every joint counted (see
                                          ``_visibility``); needs ``pred_visible`` and ``visible``
+detection@t (0.5)   Detection            HMLPE's part detectors (Li et al. §3.2, Table 3 "error (P)"):
+                    (or …@t)             Error = mean cross-entropy (eq. 3) per classifier C_{p,l},
+                                         Accuracy (%) = labels matched at probability > t; per part
+                                         accuracy; needs ``pred_parts`` and ``part_windows``
+reg_error           Regression-error     Li et al. Table 3 "error (R)": eq. (1) summed over the
+                                         joints of an image, coordinates divided by the crop side,
+                                         averaged over images; needs ``crop_height``
 ==================  ===================  ==========================================================
 """
 from __future__ import annotations
@@ -55,7 +62,8 @@ from jaxpose.evaluation.tables import (accuracy_table, grouped_joints, joint_tab
 HARD_GROUPS = ("Elbow", "Wrist", "Hip", "Knee", "Ankle")
 
 # The optional inputs of ``compute_metrics`` a metric may need (``requirements`` returns a subset).
-INPUTS = ("norm", "visible", "crop_height", "image_height", "pred_visible")
+INPUTS = ("norm", "visible", "crop_height", "image_height", "pred_visible", "pred_parts",
+          "part_windows")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +78,8 @@ class EvalInputs:
   crop_height: Optional[np.ndarray] = None  # (N,) network input height in image pixels
   image_height: Optional[np.ndarray] = None  # (N,) original image height
   pred_visible: Optional[np.ndarray] = None  # (N, K) predicted presence probability in [0, 1]
+  pred_parts: Optional[np.ndarray] = None    # (N, P, L) part-detection probabilities (HMLPE)
+  part_windows: Optional[np.ndarray] = None  # (N, P, L) 0/1 window labels of eq. (2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,6 +235,44 @@ def _visibility(inp, threshold):
   return row, _per_item(inp.skeleton.joints, per_joint)
 
 
+def _detection(inp, threshold):
+  """HMLPE's P·L part detectors (Li et al. §3.2): Error = the mean cross-entropy of eq. (3) per
+  classifier — Table 3's "error (P)", whose 0.693 = ln 2 is a classifier at probability 1/2 —
+  and Accuracy = the percentage of classifiers whose ``pred_parts > threshold`` equals the label.
+  Parts with an unannotated end have no label (eq. 2 needs the stick) and are not counted. Per
+  part: the accuracy over its L windows."""
+  p = np.clip(np.asarray(inp.pred_parts, np.float64), 1e-7, 1 - 1e-7)
+  y = np.asarray(inp.part_windows, np.float64)
+  if p.shape != y.shape or p.ndim != 3 or p.shape[1] != len(inp.skeleton.parts):
+    raise ValueError(f"pred_parts {p.shape} and part_windows {y.shape} must both be (N, P, L) "
+                     f"with P = {len(inp.skeleton.parts)} parts of {inp.skeleton.name!r}")
+  ends = np.asarray([(a, b) for _, a, b in inp.skeleton.parts], np.int64)
+  counted = (inp.valid[:, ends[:, 0]] * inp.valid[:, ends[:, 1]] > 0)[..., None]  # (N, P, 1)
+  counted = np.broadcast_to(counted, p.shape)
+  ce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+  correct = (p > threshold) == (y > 0.5)
+  n = counted.sum()
+  row = {"Error": float(ce[counted].mean()) if n else math.nan,
+         "Accuracy": 100.0 * float(correct[counted].mean()) if n else math.nan}
+  per_part = [100.0 * float(correct[:, i][counted[:, i]].mean()) if counted[:, i].any()
+              else math.nan for i in range(p.shape[1])]
+  return row, _per_item([name for name, _, _ in inp.skeleton.parts], per_part)
+
+
+def _reg_error(inp, _):
+  """Li et al. Table 3's regression error: eq. (1), ‖Ĵ_i − J_i‖² with coordinates divided by
+  the box side (the crop height; §3.1 normalises by the box), summed over an image's annotated
+  joints and averaged over images. Per joint: its mean squared normalised distance."""
+  side = _height(inp.crop_height, len(inp.gt), "crop_height")[:, None]
+  d2 = np.sum(np.square((inp.pred - inp.gt) / side[..., None]), axis=-1)  # (N, K)
+  counted = inp.valid > 0
+  d2 = np.where(counted, d2, 0.0)  # a NaN prediction of an unannotated joint counts nothing
+  row = {"Error": float(np.mean(np.sum(d2, axis=-1)))}
+  per_joint = [float(d2[counted[:, k], k].mean()) if counted[:, k].any() else math.nan
+               for k in range(d2.shape[1])]
+  return row, _per_item(inp.skeleton.joints, per_joint)
+
+
 METRICS: dict[str, MetricSpec] = {
     "pckh": MetricSpec("PCKh", 0.5, "0.5", ("norm",), _pckh,
                        "PCKh@α, head normaliser (official MPII)"),
@@ -250,6 +298,12 @@ METRICS: dict[str, MetricSpec] = {
     "visibility": MetricSpec("Visibility-acc", 0.5, "0.5", ("pred_visible", "visible"),
                              _visibility, "joint-visibility accuracy at probability α "
                              "(Chen §3.5, Table 2)", bare_default=True, max_threshold=1.0),
+    "detection": MetricSpec("Detection", 0.5, "0.5", ("pred_parts", "part_windows"), _detection,
+                            "HMLPE part detectors: cross-entropy and accuracy at probability α "
+                            "(Li et al. §3.2, Table 3)", bare_default=True, max_threshold=1.0),
+    "reg_error": MetricSpec("Regression-error", 0.0, "0", ("crop_height",), _reg_error,
+                            "Li et al. Table 3 error (R): eq. (1) per image, box-normalised",
+                            bare_default=True, max_threshold=0.0),
 }
 
 # Why an input is missing, in the words a user can act on.
@@ -257,6 +311,9 @@ _MISSING = {
     "pred_visible": "the model does not predict visibility (no pred_visible: joint presence "
                     "probabilities, e.g. the sigmoid of a visibility_logits output)",
     "visible": "the ground truth has no visibility labels (visible)",
+    "pred_parts": "the model has no part detectors (no pred_parts: HMLPE's part_logits)",
+    "part_windows": "the evaluation batches carry no part-window labels (the family's "
+                    "eval_inputs build them for HMLPE)",
 }
 
 
@@ -318,7 +375,7 @@ def _probabilities(p, shape) -> np.ndarray:
 
 def compute_metrics(names, pred, gt, valid, norm, skeleton: skel.Skeleton, *,
                     visible=None, crop_height=None, image_height=None,
-                    pred_visible=None) -> dict:
+                    pred_visible=None, pred_parts=None, part_windows=None) -> dict:
   """Evaluates the named metrics (see the module docstring).
 
   Args:
@@ -331,6 +388,8 @@ def compute_metrics(names, pred, gt, valid, norm, skeleton: skel.Skeleton, *,
     crop_height, image_height: (N,) or scalar heights in image pixels.
     pred_visible: (N, K) predicted probability in [0, 1] that each joint is present (Chen §2.2
       ω̂); only ``visibility`` reads it.
+    pred_parts, part_windows: (N, P, L) part-detection probabilities and window labels (Li et
+      al. §3.2); only ``detection`` reads them.
 
   Returns:
     {"metrics": {title: {column: percent}}, "per_joint": {title: {joint/part: percent}}}.
@@ -338,7 +397,9 @@ def compute_metrics(names, pred, gt, valid, norm, skeleton: skel.Skeleton, *,
   inp = EvalInputs(pred=np.asarray(pred, np.float64), gt=np.asarray(gt, np.float64),
                    valid=np.asarray(valid), norm=None if norm is None else np.asarray(norm),
                    skeleton=skeleton, visible=None if visible is None else np.asarray(visible),
-                   crop_height=crop_height, image_height=image_height)
+                   crop_height=crop_height, image_height=image_height,
+                   pred_parts=None if pred_parts is None else np.asarray(pred_parts),
+                   part_windows=None if part_windows is None else np.asarray(part_windows))
   if inp.gt.ndim != 3 or inp.gt.shape[1] != skeleton.num_joints:
     raise ValueError(f"gt must be (N, {skeleton.num_joints}, 2) for skeleton "
                      f"{skeleton.name!r}, got {inp.gt.shape}")

@@ -27,7 +27,8 @@ def score(predictions: dict, skeleton, metrics, scale_pad: float = 1.25) -> dict
   ``predictions``: ``pred`` (N, K, 2) image pixels, ``joints`` (N, K, 2+) ground truth,
   ``valid``, ``visible`` (N, K), ``norm`` (N,), optional ``scale`` (N,) (the crop height is
   ``200 · scale · scale_pad``, DESIGN.md geometry conventions), ``image_height`` (N,), and
-  ``pred_visible`` (N, K) presence probabilities from families that predict them.
+  ``pred_visible`` (N, K) presence probabilities from families that predict them, ``pred_parts``
+  and ``part_windows`` (N, P, L) part-detection probabilities and labels (HMLPE).
   """
   res = predictions
   visible = res.get("visible")
@@ -39,7 +40,8 @@ def score(predictions: dict, skeleton, metrics, scale_pad: float = 1.25) -> dict
   out = compute_metrics(list(metrics), res["pred"], res["joints"][..., :2], res["valid"],
                         res.get("norm"), skeleton, visible=visible, crop_height=crop_height,
                         image_height=res.get("image_height"),
-                        pred_visible=res.get("pred_visible"))
+                        pred_visible=res.get("pred_visible"), pred_parts=res.get("pred_parts"),
+                        part_windows=res.get("part_windows"))
   out["num_examples"] = int(len(res["pred"]))
   return out
 

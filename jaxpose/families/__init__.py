@@ -3,7 +3,8 @@
 ``get(config)`` returns the family of ``config.model.name``: the model class says which one
 (``models.family_of``). Families: ``heatmap`` (stacked hourglass, PBN), ``msn`` (multi-scale
 supervision), ``cpm`` (convolutional pose machines: stage beliefs + background), ``coords``
-(coordinate regressors with an optional visibility head).
+(coordinate regressors with an optional visibility head), ``hmlpe`` (joint regression +
+sliding-window part detectors, Li et al. 2014).
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from jaxpose.errors import ConfigError
 from jaxpose.families.base import Family
 from jaxpose.families.coords import CoordFamily
 from jaxpose.families.heatmap import CPMFamily, HeatmapFamily, MSNFamily
+from jaxpose.families.hmlpe import HMLPEFamily
 
 FAMILIES: dict[str, type[Family]] = {
-    f.name: f for f in (HeatmapFamily, MSNFamily, CPMFamily, CoordFamily)}
+    f.name: f for f in (HeatmapFamily, MSNFamily, CPMFamily, CoordFamily, HMLPEFamily)}
 
 
 def get(config) -> Family:
@@ -26,4 +28,5 @@ def get(config) -> Family:
   return FAMILIES[name](config)
 
 
-__all__ = ["FAMILIES", "CPMFamily", "CoordFamily", "Family", "HeatmapFamily", "MSNFamily", "get"]
+__all__ = ["FAMILIES", "CPMFamily", "CoordFamily", "Family", "HMLPEFamily", "HeatmapFamily",
+           "MSNFamily", "get"]

@@ -27,6 +27,7 @@ from jaxpose.models.pbn import PBN
 from jaxpose.models.msn import MSN
 from jaxpose.models.regressors import AlexNet, Baseline1, Baseline2, VGG19
 from jaxpose.models.cpm import CPM
+from jaxpose.models.hmlpe import HMLPE
 
 MODELS: dict[str, type[nn.Module]] = {}
 FAMILY: dict[str, str] = {}
@@ -138,6 +139,7 @@ register("baseline2", family="coords")(Baseline2)
 register("alexnet", family="coords")(AlexNet)
 register("vgg19", family="coords")(VGG19)
 register("cpm", family="cpm")(CPM)
+register("hmlpe", family="hmlpe")(HMLPE)
 
 __all__ = ["CPM", "FAMILY", "MODELS", "MSN", "AlexNet", "Baseline1", "Baseline2", "VGG19", "PBN", "Bottleneck", "Conv1x1", "Hourglass", "HourglassStem",
            "Residual", "StackedHourglass", "create", "family_of", "fields", "model_class", "register"]
