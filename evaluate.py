@@ -40,6 +40,8 @@ flags.DEFINE_string("data_root", None, "Folder of --dataset's raw files (default
                     "$JAXPOSE_DATA/<dataset>).")
 flags.DEFINE_list("metrics", None, "Metrics, e.g. pckh@0.5,pckh@0.1,auc,pck@0.2,pcp@0.5 "
                   "(default: the config's eval.metrics).")
+flags.DEFINE_string("curves", None, "Also draw the FLIC accuracy curves of Li et al. eq. (7), "
+                    "r = 0..20, elbows and wrists, to this PNG (Fig. 4).")
 flags.DEFINE_string("output", None, "JSON path (default: WORKDIR/eval/<dataset>_<split>.json).")
 flags.DEFINE_string("predictions", None, "Evaluate this predictions file (official MPII layout: "
                     "`preds` N x 16 x 2, 1-based, .mat or .h5) instead of a checkpoint.")
@@ -95,6 +97,20 @@ def _scales():
     raise app.UsageError(str(e)) from None
 
 
+def _curves(res: dict, skeleton, path: str) -> str:
+  """Eq. (7) curves of the predictions: the skeleton's shoulder–hip torso, else the records'
+  ``norm`` (upper-body skeletons, whose FLIC records carry the torso length there)."""
+  from jaxpose.evaluation import curves
+  gt, valid = res["joints"][..., :2], res["valid"]
+  try:
+    curves.flic_torso(skeleton)
+    c = curves.flic_curves(res["pred"], gt, valid, skeleton)
+  except ValueError:
+    c = curves.flic_curves(res["pred"], gt, valid, skeleton, torso_length=res["norm"])
+  names = [n for n in ("Elbow", "Wrist") if n in c["groups"]] or list(c["groups"])
+  return curves.plot_curves(c, path, names)
+
+
 @exit_on_user_error
 def main(argv):
   del argv
@@ -133,6 +149,8 @@ def main(argv):
   print(report.format_results(results))
   extra = {"flip": flip, "checkpoint": os.path.join(workdir, "checkpoints", str(step))}
   print(f"wrote {report.write_json(results, workdir, extra, path=FLAGS.output)}")
+  if FLAGS.curves:
+    print(f"wrote {_curves(results['_predictions'], predictor.skeleton, FLAGS.curves)}")
   if FLAGS.write_predictions:
     pred = results["_predictions"]["pred"]
     print(f"wrote {mpii_format.write_predictions(FLAGS.write_predictions, pred)}")

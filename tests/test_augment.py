@@ -220,3 +220,28 @@ def test_color_jitter():
   again = augment.color_jitter(img, tf.constant([1, 2]), dict(color=0.2)).numpy()
   np.testing.assert_array_equal(out, again)
   np.testing.assert_array_equal(augment.color_jitter(img, tf.constant([1, 2]), dict(color=0.0)), img)
+
+
+def test_translate_moves_the_crop_window_and_leaves_other_draws():
+  """Li et al. §4.1's random 112-of-128 crops: ``translate`` shifts the window by u·S crop
+  pixels, |u| ≤ translate per axis, drawn from its own stream (the other draws unchanged)."""
+  cfg = dict(scale=0.25, rotation=30.0, rotation_prob=0.6, shear=0.5, flip=True)
+  for i in range(20):
+    seed = tf.constant([i, 3])
+    plain = augment.sample(seed, cfg)
+    moved = augment.sample(seed, dict(cfg, translate=0.0625))
+    for k in ("scale_factor", "rotation", "shear", "flip"):
+      assert plain[k].numpy() == moved[k].numpy()
+    assert np.all(plain["translate"].numpy() == 0)
+    assert np.abs(moved["translate"].numpy()).max() <= 0.0625
+  u = np.array([augment.sample(tf.constant([i, 4]), {"translate": 0.0625})["translate"].numpy()
+                for i in range(200)])
+  assert u.std(axis=0).min() > 0.02 and np.abs(u).max() <= 0.0625
+  # the content moves by -u·S: a joint at the centre lands at (S-1)/2 - u·S
+  center, scale = np.array([100.0, 80.0]), 0.6
+  p = dict(_params(), translate=tf.constant([0.05, -0.03]))
+  m = augment.crop_matrix(center, scale, S, p).numpy()
+  np.testing.assert_allclose(m[:2, :2] @ center + m[:2, 2],
+                             [(S - 1) / 2 - 0.05 * S, (S - 1) / 2 + 0.03 * S], atol=1e-4)
+  m0 = augment.crop_matrix(center, scale, S, _params()).numpy()
+  np.testing.assert_allclose(m[:2, :2], m0[:2, :2])

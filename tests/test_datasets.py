@@ -47,13 +47,15 @@ def test_the_table_drives_read_split(tmp_path, monkeypatch):
 def test_generated_and_unknown_datasets_are_not_read():
   with pytest.raises(DataError, match="synthetic_pose is generated"):
     sources.read_split("synthetic_pose", "train")
-  with pytest.raises(DataError, match=r"unknown dataset 'coco'; known: \['buffy', 'flic'"):
+  with pytest.raises(DataError, match=r"unknown dataset 'coco'; known: "
+                                      r"\['buffy', 'buffy_upper_body', 'flic'"):
     datasets.splits("coco")
 
 
 def test_registry_names_splits_and_skeletons():
   assert datasets.names() == ("synthetic_pose", "lsp", "lspet", "lsp_lspet", "mpii", "flic",
-                              "buffy")
+                              "buffy", "upper_body_union", "upper_body_union_all",
+                              "buffy_upper_body", "flic_upper_body")
   assert datasets.DATASETS is sources.DATASETS
   assert datasets.splits("mpii") == ("train", "validation")
   assert datasets.splits("lspet") == ("train",)
@@ -86,7 +88,11 @@ def test_builders_are_made_from_the_table_under_their_old_names():
   names = {e.name: real.BUILDERS[e.name].name for e in read}
   assert names == {"lsp": "jaxpose_lsp", "lspet": "jaxpose_lspet",
                    "lsp_lspet": "jaxpose_lsp_lspet", "mpii": "jaxpose_mpii",
-                   "flic": "jaxpose_flic", "buffy": "jaxpose_buffy"}
+                   "flic": "jaxpose_flic", "buffy": "jaxpose_buffy",
+                   "upper_body_union": "jaxpose_upper_body_union",
+                   "upper_body_union_all": "jaxpose_upper_body_union_all",
+                   "buffy_upper_body": "jaxpose_buffy_upper_body",
+                   "flic_upper_body": "jaxpose_flic_upper_body"}
   import tensorflow_datasets as tfds
   for e in read:  # registered with TFDS, as the hand-written classes were
     assert tfds.builder_cls(names[e.name]) is real.BUILDERS[e.name]

@@ -206,3 +206,17 @@ def test_config_checks():
     families.get(c).check(c)
   with pytest.raises(ValueError, match="threshold must be <= 0"):
     metrics_lib.parse("reg_error@0.5")
+
+
+def test_flic_accuracy_on_the_upper_body_uses_the_records_torso():
+  """Eq. (7) on a skeleton without hips (FLIC's upper-body view): the records' ``norm``."""
+  rng = np.random.default_rng(6)
+  gt = rng.uniform(0, 200, size=(4, 8, 2))
+  norm = np.array([100.0, 200.0, 50.0, 100.0])
+  off = np.array([15.0, 15.0, 15.0, 25.0])[:, None, None] * np.array([1.0, 0.0])
+  r = metrics_lib.compute_metrics(["flic@20"], gt + off, gt, np.ones((4, 8)), norm,
+                                  skel.UPPER_BODY)
+  # distances 15, 15, 15, 25 px against 20 % of 100, 200, 50, 100 px: examples 0 and 1 hit
+  assert r["metrics"]["FLIC-acc@20"]["Total"] == pytest.approx(50.0)
+  with pytest.raises(ValueError, match="no shoulder–hip torso"):
+    metrics_lib.compute_metrics(["flic@20"], gt, gt, np.ones((4, 8)), None, skel.UPPER_BODY)

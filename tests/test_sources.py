@@ -381,7 +381,7 @@ def released():
     if entry.generated:
       continue
     name = entry.name
-    root = SHARED if name == "lsp_lspet" else os.path.join(SHARED, name)
+    root = SHARED if entry.folder == "" else os.path.join(SHARED, entry.folder or name)
     for split in entry.splits:
       out[name, split] = sources.read_split(name, split, root)
   return out
@@ -399,7 +399,11 @@ def test_released_counts(released):
       ("lsp_lspet", "train"): 11000, ("lsp_lspet", "test"): 1000,
       ("mpii", "train"): 22246, ("mpii", "validation"): 2958,
       ("flic", "train"): 3987, ("flic", "test"): 1016,
-      ("buffy", "train"): 472, ("buffy", "test"): 276}
+      ("buffy", "train"): 472, ("buffy", "test"): 276,
+      ("upper_body_union", "train"): 10284, ("upper_body_union", "test"): 276,
+      ("upper_body_union_all", "train"): 15448, ("upper_body_union_all", "test"): 276,
+      ("buffy_upper_body", "train"): 472, ("buffy_upper_body", "test"): 276,
+      ("flic_upper_body", "train"): 3987, ("flic_upper_body", "test"): 1016}
   for recs in released.values():
     assert all(r.norm > 0 and r.scale > 0 for r in recs)
 

@@ -53,6 +53,9 @@ class AugmentConfig:
     color: colour-jitter strength c: brightness, contrast and saturation factors and a
       per-channel multiplier (as in the hourglass port) each drawn from ``[1-c, 1+c]``;
       0 disables.
+    translate: random shift of the crop window, ``u · S`` crop pixels with ``u`` uniform in
+      ``[-translate, translate]`` along each axis (0 disables): Li et al. 2014 §4.1 take
+      random 112-px crops of the 128-px person box, a shift of up to 8/128 = 0.0625.
     distribution: ``"uniform"`` draws scale and rotation uniformly over the ranges above;
       ``"normal"`` follows the hourglass port: ``1 + N(0, scale)`` clipped to
       ``[1 - scale, 1 + scale]`` and ``N(0, rotation)`` clipped to ``±2·rotation``.
@@ -63,6 +66,7 @@ class AugmentConfig:
   shear: float = 0.0
   flip: bool = True
   color: float = 0.2
+  translate: float = 0.0
   distribution: str = "uniform"
 
   @classmethod
@@ -104,9 +108,11 @@ def _uniform(seed, low, high):
 def sample(seed, cfg: Any = None) -> dict:
   """Augmentation parameters from a stateless seed (shape [2], int32/int64).
 
-  Returns a dict of scalar tensors: ``scale_factor`` (float32), ``rotation`` (degrees,
-  float32), ``shear`` (float32) and ``flip`` (bool). A disabled augmentation (range 0,
-  ``flip=False``) gives its identity value.
+  Returns a dict of tensors: ``scale_factor`` (float32), ``rotation`` (degrees,
+  float32), ``shear`` (float32), ``flip`` (bool) and ``translate`` ((2,) float32, fractions
+  of the crop side). A disabled augmentation (range 0, ``flip=False``) gives its identity
+  value. The shift draws from its own stream (the seed folded with 1), so the other draws
+  are the same with and without it.
   """
   cfg = AugmentConfig.from_any(cfg)
   s_scale, s_rot, s_rot_on, s_shear, s_flip = _split(seed, 5)
@@ -123,14 +129,20 @@ def sample(seed, cfg: Any = None) -> dict:
   shear = (_uniform(s_shear, -float(cfg.shear), float(cfg.shear)) if cfg.shear > 0
            else tf.constant(0.0))
   flip = (_uniform(s_flip, 0.0, 1.0) < 0.5) if cfg.flip else tf.constant(False)
+  t = float(cfg.translate)
+  if t > 0:
+    s_tr = tf.random.experimental.stateless_fold_in(tf.cast(tf.convert_to_tensor(seed), tf.int64), 1)
+    translate = tf.random.stateless_uniform([2], s_tr, minval=-t, maxval=t, dtype=tf.float32)
+  else:
+    translate = tf.zeros([2], tf.float32)
   return dict(scale_factor=tf.cast(scale_factor, tf.float32), rotation=tf.cast(rotation, tf.float32),
-              shear=tf.cast(shear, tf.float32), flip=flip)
+              shear=tf.cast(shear, tf.float32), flip=flip, translate=translate)
 
 
 def identity_params() -> dict:
   """The parameters of the plain crop (evaluation)."""
   return dict(scale_factor=tf.constant(1.0), rotation=tf.constant(0.0),
-              shear=tf.constant(0.0), flip=tf.constant(False))
+              shear=tf.constant(0.0), flip=tf.constant(False), translate=tf.zeros([2]))
 
 
 def crop_matrix(center, scale, image_size: int, params: Optional[dict] = None,
@@ -139,7 +151,8 @@ def crop_matrix(center, scale, image_size: int, params: Optional[dict] = None,
 
   ``crop = F · T((S-1)/2) · R(rotation) · Shear · (S / side) · T(-center)`` with
   ``side = 200 · scale · scale_pad · scale_factor`` and F the optional flip
-  ``x' = S - 1 - x``. Composed in float64 (image coordinates can be in the thousands),
+  ``x' = S - 1 - x``; ``params["translate"]`` (u_x, u_y) moves the crop window by
+  ``u · S`` crop pixels before the flip (the content moves by ``-u · S``). Composed in float64 (image coordinates can be in the thousands),
   returned in ``dtype``.
   """
   params = identity_params() if params is None else params
@@ -160,8 +173,9 @@ def crop_matrix(center, scale, image_size: int, params: Optional[dict] = None,
   c = -k * sin
   d = k * (cos - sin * shear)
   half = (size - 1.0) / 2.0
-  tx = half - (a * center[0] + b * center[1])
-  ty = half - (c * center[0] + d * center[1])
+  shift = tf.cast(params.get("translate", tf.zeros([2])), f64) * size
+  tx = half - (a * center[0] + b * center[1]) - shift[0]
+  ty = half - (c * center[0] + d * center[1]) - shift[1]
   sign = tf.where(flip, -one, one)
   offset = tf.where(flip, tf.constant(size - 1.0, f64), zero)
   m = tf.stack([

@@ -31,21 +31,26 @@ def flic_torso(skeleton: skel.Skeleton) -> tuple[int, int]:
 
 def flic_curves(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, skeleton: skel.Skeleton,
                 radii: Sequence[float] = DEFAULT_RADII,
-                torso: Optional[tuple[int, int]] = None) -> dict:
+                torso: Optional[tuple[int, int]] = None,
+                torso_length: Optional[np.ndarray] = None) -> dict:
   """Eq. (7) accuracy curves.
 
   Args:
     pred, gt: (N, K, 2) pixels; valid: (N, K).
     radii: the r values (torso-normalised pixels, torso = 100).
     torso: joint pair of the normaliser (default ``flic_torso(skeleton)``).
+    torso_length: (N,) torso lengths in pixels instead of a joint pair: for skeletons without
+      the hips (the upper-body view of FLIC, whose records carry FLIC's torso as ``norm``).
 
   Returns:
     {"r": (R,), "joints": {joint: (R,) percent}, "groups": {column: (R,) percent}} where
     a column (e.g. "Elbow") is the mean of its left and right joints' curves.
   """
   radii = np.asarray(radii, np.float64)
-  pair = flic_torso(skeleton) if torso is None else torso
-  norm = torso_norm(gt, valid, pair) / 100.0
+  if torso_length is not None:
+    norm = np.asarray(torso_length, np.float64).reshape(-1) / 100.0
+  else:
+    norm = torso_norm(gt, valid, flic_torso(skeleton) if torso is None else torso) / 100.0
   correct, counted = pck_curve(pred, gt, valid, norm, radii)
   per_joint = np.stack([pck_per_joint(c, counted) for c in correct])  # (R, K)
   joints = {name: per_joint[:, k] for k, name in enumerate(skeleton.joints)}

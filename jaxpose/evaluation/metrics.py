@@ -207,7 +207,15 @@ def _pck_auc(inp, max_alpha):
 
 
 def _flic(inp, r):
-  norm = torso_norm(inp.gt, inp.valid, flic_torso(inp.skeleton)) / 100.0
+  """Eq. (7) at one r. A skeleton without the torso's hips (the upper-body view of FLIC) is
+  normalised by the records' ``norm``, the torso length its reader carries over."""
+  try:
+    norm = torso_norm(inp.gt, inp.valid, flic_torso(inp.skeleton)) / 100.0
+  except ValueError:
+    if inp.norm is None:
+      raise ValueError(f"metric flic: skeleton {inp.skeleton.name!r} has no shoulder–hip torso "
+                       "and no norm (torso length) was given") from None
+    norm = np.asarray(inp.norm, np.float64) / 100.0
   return _pck_with(inp, r, norm)
 
 

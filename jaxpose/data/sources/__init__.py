@@ -7,7 +7,8 @@ raw files. ``read_split`` (the readers' one entry point for other code: evaluati
 the grouping CLI), the TFDS builders (``builders.real``) and the config-facing registry
 (``jaxpose.data.datasets``) all read this table, so a dataset is added in one place. The
 facts a reader itself relies on (which images form a split, which file names it opens) stay
-in its module — ``lsp`` (lsp, lspet, lsp_lspet), ``mpii``, ``flic``, ``buffy``; ``synthetic``
+in its module — ``lsp`` (lsp, lspet, lsp_lspet), ``mpii``, ``flic``, ``buffy``,
+``upper_body`` (upper-body views of those and their union, HMLPE §4.1–4.4); ``synthetic``
 generates — and the table refers to them rather than repeating them.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 from typing import Callable, Optional
 
 from jaxpose.data.records import DataError, PoseRecord, data_root
-from jaxpose.data.sources import buffy, flic, lsp, mpii, synthetic
+from jaxpose.data.sources import buffy, flic, lsp, mpii, synthetic, upper_body
 
 # (split, root, on_error, limit) -> validated records
 Reader = Callable[[str, str, str, Optional[int]], list[PoseRecord]]
@@ -65,6 +66,12 @@ def _lsp(name: str, summary: str, folder: Optional[str] = None) -> Dataset:
                  lsp.ANNOTATION_FILES[name], folder, summary)
 
 
+def _upper_body(name: str, summary: str, folder: Optional[str] = None) -> Dataset:
+  return Dataset(name, upper_body.SPLITS[name], "upper_body",
+                 functools.partial(upper_body.read, name), upper_body.ANNOTATION_FILES[name],
+                 folder, summary)
+
+
 DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("synthetic_pose", synthetic.SPLITS, "mpii", None,
             summary="Procedural people with the 16 MPII joints, generated on first use."),
@@ -79,6 +86,18 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("buffy", tuple(buffy.SPLITS), "upper_body", buffy.read, buffy.ANNOTATION_FILES,
             summary="Buffy Stickmen v3.0: episodes 3–4 train (472), 2, 5, 6 test (276); "
                     "upper body."),
+    # Li et al. 2014 (HMLPE) §4.1–4.4: pre-train on the union, fine-tune on Buffy or FLIC.
+    _upper_body("upper_body_union",
+                "Buffy + FLIC + LSP + LSPET train in the 8 upper-body joints, occluded people "
+                "dropped (§4.1); test = Buffy test with the §4.3 box.", folder=""),
+    _upper_body("upper_body_union_all",
+                "upper_body_union without the §4.1 occlusion filter.", folder=""),
+    _upper_body("buffy_upper_body",
+                "Buffy in the 8 upper-body joints: §4.1 training crops, §4.3 test boxes.",
+                folder="buffy"),
+    _upper_body("flic_upper_body",
+                "FLIC in the 8 upper-body joints: §4.1 training crops, §4.4 test boxes.",
+                folder="flic"),
 )}
 
 
