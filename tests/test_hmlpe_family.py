@@ -1,5 +1,7 @@
 """The HMLPE family (Li et al. 2014): eq. (4)'s loss by hand and at the λ extremes, the mirrored
 window labels, one training step, the detection metric and the config checks."""
+import os
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -220,3 +222,48 @@ def test_flic_accuracy_on_the_upper_body_uses_the_records_torso():
   assert r["metrics"]["FLIC-acc@20"]["Total"] == pytest.approx(50.0)
   with pytest.raises(ValueError, match="no shoulder–hip torso"):
     metrics_lib.compute_metrics(["flic@20"], gt, gt, np.ones((4, 8)), None, skel.UPPER_BODY)
+
+
+# ------------------------------------------------------------ end to end on the released Buffy
+from jaxpose.data.records import data_root  # noqa: E402
+
+needs_buffy = pytest.mark.skipif(not os.path.isdir(os.path.join(data_root(), "buffy")),
+                                 reason="shared Buffy data not present")
+
+
+def _tiny_recipe(name, steps=4):
+  import importlib
+  c = importlib.import_module(f"configs.{name}").get_config("cpu")
+  c.model.update(features=(8, 8, 8), regression_hidden=(32,), detection_hidden=(32,))
+  c.data.limit = 24
+  c.data.shuffle_buffer = 24
+  c.train.update(batch_size=8, num_steps=steps, checkpoint_every=steps, log_every=2)
+  c.train.schedule.warmup_steps = 0
+  c.eval.batch_size = 8
+  return c
+
+
+@needs_buffy
+def test_buffy_pretrain_finetune_and_evaluate(tmp_path, cache_dir):
+  """Pre-train (here on Buffy itself: the union needs FLIC's images, absent here), fine-tune with
+  init_from, then evaluate.py prints PCP, the regression and detection errors and draws the
+  eq. (7) curves from the records' torso."""
+  import subprocess
+  import sys
+  from jaxpose.training import loop
+  from test_cli import ROOT
+  pre = _tiny_recipe("hmlpe_pretrain")
+  pre.data.name = "buffy_upper_body"
+  loop.train(pre, str(tmp_path / "pre"))
+  fine = _tiny_recipe("hmlpe_buffy")
+  fine.init_from = str(tmp_path / "pre")
+  loop.train(fine, str(tmp_path / "fine"))
+  env = dict(os.environ, JAXPOSE_CACHE=cache_dir, JAXPOSE_CPU_TUNING="0")
+  png = tmp_path / "curves.png"
+  p = subprocess.run([sys.executable, "evaluate.py", f"--workdir={tmp_path / 'fine'}",
+                      f"--curves={png}", "--metrics=pcp@0.5,reg_error,detection,flic@20"],
+                     cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+  for title in ("PCP@0.5", "Regression-error", "Detection", "FLIC-acc@20", "l_lower_arm"):
+    assert title in p.stdout, p.stdout[-2000:]
+  assert png.stat().st_size > 1000

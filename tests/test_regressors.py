@@ -245,3 +245,31 @@ def test_local_response_norm_formula():
     s = np.sum(xs[..., max(0, i - 2):min(6, i + 2) + 1] ** 2, axis=-1)
     ref[..., i] = xs[..., i] / (2.0 + 1e-4 * s) ** 0.75
   np.testing.assert_allclose(jax.jit(local_response_norm)(x), ref, rtol=1e-5)
+
+
+def test_without_the_visibility_head_a_plain_coordinate_regressor():
+  """``visibility=False`` (DeepPose's stages): only ``coords``, no fc2/cls_out; the coords family
+  then weights the L2 loss by the annotated joints (target_weight), not presence."""
+  import ml_collections
+  from configs import default
+  from jaxpose import families
+  m = AlexNet(num_joints=14, width_mult=1 / 16, fc_features=(32, 32), stem_stride=2,
+              visibility=False, regression_layers=2)
+  x = jnp.zeros((2, 72, 72, 3))
+  v = m.init(jax.random.PRNGKey(0), x)
+  out = m.apply(v, x)
+  assert set(out) == {"coords"} and out["coords"][0].shape == (2, 14, 2)
+  assert not {"fc2", "cls_out"} & set(v["params"]) and {"fc1", "reg_fc1", "reg_out"} <= set(v["params"])
+  with pytest.raises(ValueError, match="visibility=False needs regression=True"):
+    AlexNet(visibility=False, regression=False).init(jax.random.PRNGKey(0), jnp.zeros((1, 227, 227, 3)))
+  c = default.get_config()
+  c.data.name, c.data.image_size = "lsp", 72
+  c.model = ml_collections.ConfigDict({"name": "alexnet", "num_joints": 14, "width_mult": 1 / 16,
+                                       "fc_features": (32, 32), "stem_stride": 2,
+                                       "visibility": False, "regression_layers": 2})
+  fam = families.get(c)
+  assert not fam.predicts_visibility
+  batch = {"coords": jnp.full((2, 14, 2), 0.5), "present": jnp.zeros((2, 14)),
+           "target_weight": jnp.ones((2, 14))}
+  _, terms = fam.loss({"coords": (jnp.zeros((2, 14, 2)),)}, batch)
+  assert set(terms) == {"coords"} and float(terms["coords"]) == pytest.approx(0.25)

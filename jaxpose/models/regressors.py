@@ -217,15 +217,21 @@ def _hidden(x: jax.Array, features: int, rate: float, train: bool, dtype: Dtype,
 
 def fc_heads(x: jax.Array, train: bool, *, num_joints: int, fc_features: Sequence[int],
              dropout_rate: float = 0.5, regression: bool = True, regression_layers: int = 3,
-             regression_features: int | None = None, dtype: Dtype = jnp.float32) -> dict:
+             regression_features: int | None = None, dtype: Dtype = jnp.float32,
+             visibility: bool = True) -> dict:
   """The classification and regression heads of §2.2 (Fig. 2) on a conv feature map ``x``.
 
   Classification: ``fc1`` … (``fc_features``, each FC + ReLU + dropout), then ``cls_out``, one
   logit per joint (eq. 5). Regression (§3.3.1): branches at ``fc1``'s output; ``regression_layers
   - 1`` hidden layers ``reg_fc1`` … of width ``regression_features`` (default ``fc_features[0]``),
   then ``reg_out``, 2K linear outputs read as (x, y) per joint, offset from the crop centre 0.5
-  (module docstring). Called inside a compact method: the layers belong to the caller.
+  (module docstring). ``visibility=False`` leaves the classification head out (``fc2`` … and
+  ``cls_out`` are not built; ``fc1`` stays as the branch point): a plain coordinate regressor
+  such as DeepPose's stages (Toshev & Szegedy §3: AlexNet's fc6, fc7, then 2K outputs is
+  ``regression_layers=2``). Called inside a compact method: the layers belong to the caller.
   """
+  if not (visibility or regression):
+    raise ValueError("visibility=False needs regression=True: the network would have no output")
   if not fc_features:
     raise ValueError("fc_features must name at least one hidden layer: the regression head "
                      "branches at the output of the first fully connected layer (§3.3.1)")
@@ -233,9 +239,11 @@ def fc_heads(x: jax.Array, train: bool, *, num_joints: int, fc_features: Sequenc
     raise ValueError(f"regression_layers must be >= 1 (the 2K output layer), got {regression_layers}")
   h = x.reshape(x.shape[0], -1)
   branch = h = _hidden(h, fc_features[0], dropout_rate, train, dtype, "fc1")
-  for i, width in enumerate(fc_features[1:], start=2):
-    h = _hidden(h, width, dropout_rate, train, dtype, f"fc{i}")
-  out = {"visibility_logits": _dense(h, num_joints, dtype, "cls_out").astype(jnp.float32)}
+  out = {}
+  if visibility:
+    for i, width in enumerate(fc_features[1:], start=2):
+      h = _hidden(h, width, dropout_rate, train, dtype, f"fc{i}")
+    out["visibility_logits"] = _dense(h, num_joints, dtype, "cls_out").astype(jnp.float32)
   if regression:
     r = branch
     width = regression_features or fc_features[0]
@@ -261,6 +269,7 @@ class RegressorBase(nn.Module):
   regression: bool = True
   regression_layers: int = 3
   regression_features: int | None = None
+  visibility: bool = True
   width_mult: float = 1.0
   batch_norm: bool = False
   dtype: Dtype = jnp.float32
@@ -296,7 +305,8 @@ class RegressorBase(nn.Module):
     return fc_heads(x, train, num_joints=self.num_joints, fc_features=self.fc_features,
                     dropout_rate=self.dropout_rate, regression=self.regression,
                     regression_layers=self.regression_layers,
-                    regression_features=self.regression_features, dtype=self.dtype)
+                    regression_features=self.regression_features, dtype=self.dtype,
+                    visibility=self.visibility)
 
 
 class Baseline1(RegressorBase):
