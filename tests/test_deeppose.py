@@ -1,4 +1,4 @@
-"""DeepPose cascade geometry (jaxpose/models/deeppose.py, issue #16): normalisation, torso
+"""DeepPose cascade geometry (jaxpose/codecs/cascade.py, issue #16): normalisation, torso
 diameter and stage boxes, the patch affine against the library's crop, the jax patch sampler
 against the numpy crop of jaxpose.crops, the map back to image pixels, and the §3.2 error model."""
 import functools
@@ -10,7 +10,7 @@ import pytest
 
 from jaxpose import crops
 from jaxpose import skeleton as sk
-from jaxpose.models import deeppose as dp
+from jaxpose.codecs import cascade as dp
 
 LSP = sk.LSP
 

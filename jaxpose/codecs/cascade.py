@@ -75,28 +75,18 @@ Choices written down (the paper and the report are silent, or the library fixes 
   previous estimate (``stage_boxes``) the offset ``y^(s−1) − c`` is exactly 0 and this is exactly
   ``A_i⁻¹(ψ_i)``.
 
-Layering: this module imports nothing from jaxpose (``models`` may import only itself); the
-skeleton is used by duck typing (``.torso``, ``.flip_permutation``). Functions marked
-numpy / jax take either (``_xp``, the same rule as ``codecs.geometry._xp``: jax when any input
-is a jax array); ``crop_patches``, ``sample_simulated``, ``training_boxes`` and ``refine_stage``
+Layering: a codec (``jaxpose.codecs``), below the models, the data pipeline and inference, which
+all use it; the skeleton is used by duck typing (``.torso``, ``.flip_permutation``). Functions
+marked numpy / jax take either (``codecs.geometry._xp``: jax when any input is a jax array); ``crop_patches``, ``sample_simulated``, ``training_boxes`` and ``refine_stage``
 are jax. ``out_size`` is a Python int (static under ``jit``).
 """
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-
-def _xp(*arrays):
-  """``jax.numpy`` when any input is a jax array (or tracer), else ``numpy``
-  (``codecs.geometry._xp``; copied because ``models`` may not import ``codecs``)."""
-  jax = sys.modules.get("jax")
-  if jax is not None and any(isinstance(a, jax.Array) for a in arrays):
-    import jax.numpy as jnp
-    return jnp
-  return np
+from jaxpose.codecs.geometry import _xp
 
 
 def _side(side, lead_ndim: int, xp):
