@@ -25,7 +25,7 @@ ALLOWED = {
                   "models"},
     "training": {"checkpoint", "config_check", "data", "errors", "families", "grouping",
                  "inference", "models"},
-    "visualize": {"codecs", "data", "errors", "inference", "runtime", "skeleton"},
+    "visualize": {"codecs", "data", "errors", "inference", "models", "runtime", "skeleton"},
     # the command-line tools at the top
     "predict": {"codecs", "crops", "data", "errors", "families", "inference", "runtime",
                 "skeleton", "visualize"},

@@ -1,0 +1,134 @@
+"""Training examples of DeepPose's refining stages (Toshev & Szegedy 2014 §3.2; issue #16): one
+sub-image per example, cut from the full-resolution image around a joint.
+
+Stage s ≥ 2 trains on the stage-(s−1) predictions of the training set and on simulated ones.
+Every training record yields one example (so that resuming at step ``s`` skips ``s × batch``
+raw records, exactly as ``pipeline.train_iterator`` does):
+
+1. a joint ``i`` drawn uniformly among the record's annotated joints (DeepPose trains all
+   joints with one network per stage; drawing one per visit covers them all in expectation and
+   keeps one decode per patch);
+2. the box centre: with probability ``1 − simulated`` the previous stage's estimate
+   ``y_i^(s−1)`` of this record (``table["prev"]``), else a simulated estimate
+   ``y_i + side · δ``, δ ~ N(μ_i, Σ_i), the stage-(s−1) error distribution of joint ``i``
+   measured on the training set (``table["mean"]``, ``table["chol"]`` = Cholesky factor of Σ_i),
+   in the box frame of ``codecs.cascade.error_statistics``;
+3. the box side ``σ · diam(y)`` of the ground-truth pose (§3.2's training boxes;
+   ``codecs.cascade.torso_diameter``'s torso pair and fallback, here in tf); a person with
+   neither torso diagonal annotated uses the record's ``norm`` (LSP's torso size with its
+   fallbacks, ``sources.lsp.torso_norm``);
+4. the crop: ``augment.crop_matrix`` / ``augment.warp`` — the library's crop (box edges on the
+   crop's outer edges), from the decoded full image, with ``scale = side / (200 · scale_pad)``;
+5. targets: ``coords`` (K, 2) of every joint in the patch frame and ``target_weight`` one-hot
+   at ``i`` (× annotated × inside the patch): the stage network outputs all K joints and only
+   output ``i`` is trained (DeepPose's ψ_i), so the coordinate family's L2 term trains it as is.
+
+No other augmentation: DeepPose's refiners are trained on these boxes alone (§3.2). tf only.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from jaxpose.codecs import coords as coords_codec
+from jaxpose.codecs.geometry import inside
+from jaxpose.data import augment, datasets, pipeline
+from jaxpose.errors import ConfigError
+
+TABLE_KEYS = ("index", "prev", "mean", "chol")
+
+
+def torso_diameter(joints, valid, skeleton):
+  """diam(y) in tf: the skeleton's torso pair, else its mirror image where a joint of the pair
+  is unannotated (``codecs.cascade.torso_diameter``'s rule); 0 when both are missing."""
+  a, b = skeleton.torso
+  perm = skeleton.flip_permutation
+  c, d = int(perm[a]), int(perm[b])
+  first = tf.norm(joints[a] - joints[b]) * valid[a] * valid[b]
+  second = tf.norm(joints[c] - joints[d]) * valid[c] * valid[d]
+  return tf.where(valid[a] * valid[b] > 0, first, second)
+
+
+def check_table(table: dict, num_joints: int) -> None:
+  """Raises ``ConfigError`` when the stage-(s−1) table is not what the pipeline needs."""
+  missing = [k for k in TABLE_KEYS if k not in table]
+  if missing:
+    raise ConfigError(f"cascade training table lacks {missing} (it needs {TABLE_KEYS})")
+  n = len(table["index"])
+  shapes = {"prev": (n, num_joints, 2), "mean": (num_joints, 2), "chol": (num_joints, 2, 2)}
+  for key, shape in shapes.items():
+    if tuple(np.shape(table[key])) != shape:
+      raise ConfigError(f"cascade training table: {key} has shape {np.shape(table[key])}, "
+                        f"expected {shape}")
+  if n and np.any(np.diff(np.asarray(table["index"])) <= 0):
+    raise ConfigError("cascade training table: index must be strictly increasing")
+
+
+def patch_transform(config, table: dict):
+  """The per-record function ``(position, record) -> patch example`` (see the module docstring).
+
+  ``table``: ``index`` (N,) record indices, increasing; ``prev`` (N, K, 2) the previous stage's
+  predictions of those records in image pixels; ``mean`` (K, 2), ``chol`` (K, 2, 2) the error
+  model. ``config.cascade``: ``sigma`` (box side / torso diameter), ``simulated`` (fraction of
+  boxes centred on simulated estimates)."""
+  data, cas = config.data, config.cascade
+  skeleton = datasets.skeleton(data)
+  k = skeleton.num_joints
+  check_table(table, k)
+  if skeleton.torso is None:
+    raise ConfigError(f"cascade: skeleton {skeleton.name!r} has no torso pair for diam(y)")
+  size = int(data.image_size)
+  scale_pad = float(data.get("scale_pad", 1.25))
+  sigma, p_sim = float(cas.sigma), float(cas.simulated)
+  index = tf.constant(np.asarray(table["index"], np.int64))
+  prev = tf.constant(np.asarray(table["prev"], np.float32))
+  mean = tf.constant(np.asarray(table["mean"], np.float32))
+  chol = tf.constant(np.asarray(table["chol"], np.float32))
+  seed0 = int(config.seed)
+
+  def transform(position, record):
+    seed = tf.stack([tf.constant(seed0, tf.int64), tf.cast(position, tf.int64)])
+    s_joint, s_sim, s_delta = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    image = tf.io.decode_image(record["image"], channels=3, expand_animations=False)
+    joints = tf.cast(record["joints"][:, :2], tf.float32)
+    valid = tf.cast(record["valid"], tf.float32)
+    row = tf.searchsorted(index, tf.reshape(tf.cast(record["index"], tf.int64), [1]))[0]
+    row = tf.minimum(row, tf.shape(index, out_type=row.dtype)[0] - 1)
+    tf.debugging.assert_equal(tf.gather(index, row), tf.cast(record["index"], tf.int64),
+                              message="cascade: a training record has no previous-stage "
+                                      "prediction (was the table made from another split?)")
+    logits = tf.math.log(tf.maximum(valid, 1e-30))[None, :]
+    i = tf.random.stateless_categorical(logits, 1, s_joint, dtype=tf.int32)[0, 0]
+    diam = torso_diameter(joints, valid, skeleton)
+    side = sigma * tf.where(diam > 0, diam, tf.cast(record["norm"], tf.float32))
+    z = tf.random.stateless_normal([2], s_delta)
+    delta = mean[i] + tf.linalg.matvec(chol[i], z)
+    simulated = tf.random.stateless_uniform([], s_sim) < p_sim
+    center = tf.where(simulated, joints[i] + side * delta, tf.gather(prev, row)[i])
+    matrix = augment.crop_matrix(center, side / (200.0 * scale_pad), size, None, scale_pad)
+    patch = augment.warp(image, matrix, size)
+    joints_crop = augment.apply(joints, matrix)
+    weight = tf.one_hot(i, k) * valid * inside(joints_crop, size)
+    return {"image": (patch - pipeline.MEAN) / pipeline.STD,
+            "coords": coords_codec.encode(joints_crop, size),
+            "target_weight": weight, "valid": valid}
+
+  return transform
+
+
+def train_iterator(config, global_batch: int, table: dict, start_step: int = 0,
+                   process_index: int = 0, process_count: int = 1):
+  """Endless iterator of this host's numpy patch batches (``pipeline.train_iterator``'s order,
+  shuffle and resume rule, one patch per record)."""
+  if global_batch % process_count:
+    raise ValueError(f"train.batch_size={global_batch} is not divisible by {process_count} hosts")
+  host_batch = global_batch // process_count
+  ds, n = pipeline.raw_dataset(config.data, config.data.train_split, process_index, process_count)
+  ds = ds.shuffle(min(int(config.data.shuffle_buffer), n), seed=int(config.seed),
+                  reshuffle_each_iteration=True).repeat()
+  ds = ds.enumerate().skip(int(start_step) * host_batch)
+  ds = ds.map(patch_transform(config, table), num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+  ds = ds.batch(host_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  return iter(tfds.as_numpy(ds))
