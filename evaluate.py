@@ -40,6 +40,8 @@ flags.DEFINE_string("data_root", None, "Folder of --dataset's raw files (default
                     "$JAXPOSE_DATA/<dataset>).")
 flags.DEFINE_list("metrics", None, "Metrics, e.g. pckh@0.5,pckh@0.1,auc,pck@0.2,pcp@0.5 "
                   "(default: the config's eval.metrics).")
+flags.DEFINE_integer("stage", None, "Predict from stage t (a CPM's stage t; the first t stages of "
+                     "a DeepPose cascade); default the config's eval.stage, 0 = the last.")
 flags.DEFINE_string("curves", None, "Also draw the FLIC accuracy curves of Li et al. eq. (7), "
                     "r = 0..20, elbows and wrists, to this PNG (Fig. 4).")
 flags.DEFINE_string("output", None, "JSON path (default: WORKDIR/eval/<dataset>_<split>.json).")
@@ -140,7 +142,7 @@ def main(argv):
   if FLAGS.dataset:
     data_overrides = {"name": FLAGS.dataset, "root": FLAGS.data_root or "", "skeleton": ""}
   predictor = inference.load(path, which, flip=flip, data_overrides=data_overrides,
-                             scales=scales)
+                             scales=scales, stage=FLAGS.stage)
   split = _split(FLAGS.split) or predictor.config.data.eval_split
   if FLAGS.metrics:
     config_check.check_metrics(FLAGS.metrics, predictor.family)

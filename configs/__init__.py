@@ -225,3 +225,50 @@ def hmlpe(name: str, dataset: str, budget: str = "paper", *, epochs: int = 100,
     c.train.eval_every = 0
     c.train.checkpoint_every = steps
   return c
+
+
+STAGES = ("1", "2", "3", "4", "5")
+
+
+def deeppose(name: str, stage: str, image_size: int, patch_size: int, **model_fields):
+  """A stage of DeepPose (Toshev & Szegedy 2014; the course report §2.3) on LSP: the stage as the
+  config file's argument (``--config=configs/deeppose_lsp.py:2``), each stage its own run.
+
+  - Stage 1: the AlexNet regressor (``models.regressors.AlexNet``) without the visibility head
+    (``visibility=False``) and the regression branch of DeepPose's network — fc6, fc7, 2K outputs
+    (``regression_layers=2``) — on the person crop (``image_size``), all K joints, L2 over the
+    annotated joints (the coordinate family's ``coords`` term with ``target_weight``).
+  - Stage s ≥ 2: the same architecture on ``patch_size`` sub-images of side σ·diam around each
+    joint (``cascade.sigma``, σ = 1: the report and this summary of DeepPose give no value; a
+    torso-diagonal-sized box holds a limb's neighbourhood), cut from the full-resolution image
+    (``data.cascade``, ``pipeline.full_image``), trained on the stage-(s−1) predictions of the
+    training set and, for half of the boxes (``cascade.simulated``), on simulated ones drawn from
+    their error distribution (§3.2). Own parameters (fresh), own workdir:
+    ``cascade.previous`` = ``runs/<name>_s<s−1>`` by default.
+
+  Training (the report gives none; DeepPose used DistBelief's AdaGrad): the library's regressor
+  recipe (``regressor_lsp``: SGD, momentum 0.9, lr 0.01, weight decay 5e-4, batch 128) for 100
+  epochs per stage on LSP + LSPET; evaluation PCP@0.5 per limb (DeepPose's table) and PCK@0.2 on
+  the LSP test images, the whole cascade (``eval.stage`` = t for the first t stages)."""
+  import ml_collections
+  stage = str(stage)
+  if stage not in STAGES:
+    raise ValueError(f"{name}: stage {stage!r}; expected one of {STAGES} "
+                     f"(--config=configs/{name}.py:2)")
+  c = regressor_lsp(name, "alexnet", image_size, "2", visibility=False, regression_layers=2,
+                    **model_fields)
+  c.name = f"{name}_s{stage}"
+  c.model.regression = True
+  c.train.trainable = ()
+  c.init_from = ""
+  c.eval.metrics = ("pcp@0.5", "pck@0.2")
+  c.eval.flip = False
+  c.eval.stage = 0
+  c.eval.batch_size = 32
+  c.cascade = ml_collections.ConfigDict({
+      "num_stages": 3, "stage": int(stage), "sigma": 1.0, "simulated": 0.5,
+      "previous": f"runs/{name}_s{int(stage) - 1}" if stage != "1" else "",
+      "canvas": 512, "canvas_margin": 1.5})
+  if stage != "1":
+    c.data.image_size = patch_size
+  return c

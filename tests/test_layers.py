@@ -23,7 +23,7 @@ ALLOWED = {
     "config_check": {"data", "errors", "evaluation", "families", "models"},
     "inference": {"checkpoint", "codecs", "crops", "data", "errors", "evaluation", "families",
                   "models"},
-    "training": {"checkpoint", "config_check", "data", "errors", "families", "grouping",
+    "training": {"checkpoint", "codecs", "config_check", "data", "errors", "families", "grouping",
                  "inference", "models"},
     "visualize": {"codecs", "data", "errors", "inference", "models", "runtime", "skeleton"},
     # the command-line tools at the top

@@ -353,7 +353,7 @@ def error_statistics(pred, gt, valid=None, sides=1.0):
   return mean, cov
 
 
-def _cholesky_2x2(cov, xp):
+def cholesky_2x2(cov, xp=np):
   """Lower-triangular L with L Lᵀ = cov for (..., 2, 2) symmetric PSD matrices (closed form;
   negative pivots clipped to 0, so singular covariances give a valid factor)."""
   a = cov[..., 0, 0]
@@ -377,7 +377,7 @@ def sample_simulated(key, gt, sides, mean, cov):
   import jax.numpy as jnp
   g = jnp.asarray(gt, jnp.float32)
   mean = jnp.asarray(mean, jnp.float32)
-  chol = _cholesky_2x2(jnp.asarray(cov, jnp.float32), jnp)
+  chol = cholesky_2x2(jnp.asarray(cov, jnp.float32), jnp)
   z = jax.random.normal(key, g.shape, jnp.float32)
   delta = mean + jnp.einsum("kij,...kj->...ki", chol, z)
   return g + delta * _side(jnp.asarray(sides, jnp.float32), g.ndim - 1, jnp)

@@ -17,7 +17,9 @@ Evaluation batches carry the plain crop ``image``, its ``affine``, the ground tr
 ``image_scales`` (B, n, S, S, 3), the crops of the multi-scale test at ``config.eval.scales``,
 cut here from the image already decoded for ``image`` (tf.data's parallel map, no second
 decode, no Python per example); ``part_windows``, the window labels of the plain crop (the
-detection error of HMLPE's part detectors).
+detection error of HMLPE's part detectors); ``full_image`` + ``full_affine``, the
+full-resolution canvas around the person that DeepPose's refining stages cut their sub-images
+from (``full_image``).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 EVAL_KEYS = ("joints", "valid", "visible", "norm", "center", "scale", "affine", "index")
 TARGETS = ("heatmaps", "heatmap_pyramid", "coords", "present", "part_windows")
-INPUTS = ("image_scales", "part_windows")
+INPUTS = ("image_scales", "part_windows", "full_image")
 
 
 def raw_dataset(data_cfg, split: str, process_index: int = 0, process_count: int = 1):
@@ -113,9 +115,37 @@ def example_transform(config, train: bool, targets=(), inputs=()):
       if "image_scales" in inputs:
         out["image_scales"] = (augment.scale_crops(
             image, record["center"], record["scale"], size, scales, scale_pad) - MEAN) / STD
+      if "full_image" in inputs:
+        out["full_image"], out["full_affine"] = full_image(
+            image, record["center"], record["scale"], scale_pad, config.cascade)
     return out
 
   return transform
+
+
+def full_image(image, center, scale, scale_pad: float, cascade_cfg):
+  """The full-resolution image around a person, for DeepPose's refining stages (issue #16):
+  ``(canvas (C, C, 3) uint8, affine (2, 3) canvas pixel → image pixel)``.
+
+  The canvas is ``cascade.canvas`` = C pixels square, centred on the person: the original
+  pixels, copied at an integer offset (no resampling), when the person box with
+  ``cascade.canvas_margin`` fits (box side ≤ C); else the image area-downsampled by the integer
+  factor f = ⌈side / C⌉ first (``augment.warp``'s antialiasing). Outside the image: 0 (black,
+  as the training patches). uint8 keeps an evaluation batch of canvases small; the cascade
+  normalises the patches it cuts from it (``inference.CascadePredictor``).
+  """
+  c = int(cascade_cfg.canvas)
+  side = 200.0 * tf.cast(scale, tf.float64) * float(scale_pad) * float(cascade_cfg.canvas_margin)
+  f = tf.maximum(tf.math.ceil(side / c), 1.0)
+  center = tf.cast(tf.reshape(center, [2]), tf.float64)
+  origin = tf.round(center - f * (c - 1) / 2.0)
+  zero, one = tf.zeros([], tf.float64), tf.ones([], tf.float64)
+  to_canvas = tf.stack([tf.stack([1.0 / f, zero, -origin[0] / f]),
+                        tf.stack([zero, 1.0 / f, -origin[1] / f]), tf.stack([zero, zero, one])])
+  canvas = augment.warp(image, to_canvas, c)
+  canvas = tf.cast(tf.round(tf.clip_by_value(canvas, 0.0, 1.0) * 255.0), tf.uint8)
+  affine = tf.stack([tf.stack([f, zero, origin[0]]), tf.stack([zero, f, origin[1]])])
+  return canvas, tf.cast(affine, tf.float32)
 
 
 def train_iterator(config, global_batch: int, start_step: int = 0,

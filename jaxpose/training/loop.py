@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxpose import checkpoint, config_check, families, inference, models
+from jaxpose.errors import ConfigError
 from jaxpose.training import optim
 from jaxpose.training import state as state_lib
 from jaxpose.training.step import make_train_step
@@ -56,6 +57,8 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
   use_pmap = n_global > 1
   t = config.train
   config_check.check_training(config, n_global)
+  if inference.is_cascade(config) and config.cascade.get("previous"):
+    config.cascade.previous = os.path.abspath(config.cascade.previous)  # stored in checkpoints
   mngr = checkpoint.manager(workdir, keep=int(t.keep_checkpoints))
   latest = mngr.latest_step()
   saved = checkpoint.restore_config(mngr, latest) if latest is not None else None
@@ -90,11 +93,18 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
     state = flax.jax_utils.replicate(state)
   else:
     step_fn = jax.jit(step_fn, donate_argnums=(0,))
-  batches = pipeline.train_iterator(config, int(t.batch_size), start, pidx, pcount,
-                                    targets=family.targets())
+  if inference.is_cascade(config):  # a DeepPose refining stage (issue #16)
+    from jaxpose.data import cascade as cascade_data
+    chain = _previous_stages(config, workdir)
+    table = cascade_table(config, chain, workdir, pidx == 0)
+    batches = cascade_data.train_iterator(config, int(t.batch_size), table, start, pidx, pcount)
+  else:
+    chain = None
+    batches = pipeline.train_iterator(config, int(t.batch_size), start, pidx, pcount,
+                                      targets=family.targets())
 
   writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if pidx == 0 else None
-  validator = Validator(config)
+  validator = Validator(config, chain)
   results, pending = {}, []
   # The first local replica as host numpy arrays (also valid across hosts, where the
   # pmapped state is a global array whose device 0 may live on another process).
@@ -161,14 +171,19 @@ class Validator:
   """Validation during training: the inference path (``inference.evaluate``) on
   ``data.eval_split``, one ``Predictor`` kept across evaluations (no recompilation)."""
 
-  def __init__(self, config):
+  def __init__(self, config, previous_stages=None):
     self.config = config
+    self.previous = previous_stages  # a cascade's earlier stages: validate the whole cascade
     self.predictor = None
 
   def __call__(self, variables, step: int) -> dict:
     if self.predictor is None:
-      self.predictor = inference.Predictor(self.config, variables, step=step,
-                                           flip=bool(self.config.eval.flip))
+      flip = bool(self.config.eval.flip)
+      if self.previous:
+        self.predictor = inference.CascadePredictor(
+            self.previous + [(self.config, variables, step)], flip=flip)
+      else:
+        self.predictor = inference.Predictor(self.config, variables, step=step, flip=flip)
     self.predictor.update(variables, step)
     return inference.evaluate(self.predictor, self.config.data.eval_split)
 
@@ -178,6 +193,63 @@ class Validator:
     title, row = next(iter(results["metrics"].items()))
     return {checkpoint.BEST_METRIC: float(row["Total"]),
             checkpoint.METRIC_NAME: f"{title} Total"}
+
+
+def _previous_stages(config, workdir: str) -> list:
+  """Stages 1 … s−1 of the cascade stage ``config`` trains (``inference.cascade_stages``); their
+  runs are only read, never written (each stage keeps its own workdir and parameters)."""
+  prev = str(config.cascade.get("previous", "") or "")
+  stage = int(config.cascade.stage)
+  if not prev:
+    raise ConfigError(f"cascade.stage={stage} needs cascade.previous, the workdir of stage "
+                      f"{stage - 1}")
+  if os.path.abspath(prev) == os.path.abspath(workdir):
+    raise ConfigError(f"cascade.previous={prev} is this run's own workdir")
+  if not os.path.isdir(os.path.join(prev, "checkpoints")):
+    raise checkpoint.CheckpointError(
+        f"cascade.previous={prev}: no trained stage {stage - 1} there (no checkpoints/); train "
+        f"it first: python train.py --config=<recipe>:{stage - 1} --workdir={prev}")
+  pcfg, pvars, pstep, pdir = inference.restore(prev)
+  return inference.cascade_stages(pcfg, pvars, pstep, pdir)
+
+
+def cascade_table(config, chain: list, workdir: str, chief: bool = True) -> dict:
+  """The stage-(s−1) predictions of the training split and their error model (Toshev & Szegedy
+  §3.2), which ``data.cascade`` draws the stage-s boxes from: ``index``, ``prev`` (N, K, 2)
+  image pixels, ``mean`` (K, 2), ``chol`` (K, 2, 2) of the errors ``(y^(s−1) − y) / side`` with
+  ``side = σ·diam(y)`` (``codecs.cascade.error_statistics``; the records' ``norm`` where the
+  torso is unannotated, as the pipeline). Computed once by running stages 1 … s−1 over the
+  un-augmented training crops and kept in ``WORKDIR/cascade_table.npz`` (a resumed run reads it;
+  it is recomputed when the previous stage's checkpoint changed)."""
+  from jaxpose.codecs import cascade
+  from jaxpose.data import datasets
+  path = os.path.join(workdir, "cascade_table.npz")
+  source = f"{config.cascade.previous}@{chain[-1][2]}"
+  if os.path.exists(path):
+    with np.load(path) as f:
+      if str(f["source"]) == source:
+        return {k: f[k] for k in ("index", "prev", "mean", "chol")}
+  predictor = inference.CascadePredictor(chain)
+  res = inference.predict_split(predictor, config.data.train_split, progress=chief)
+  gt, valid = res["joints"][..., :2], res["valid"]
+  skeleton = datasets.skeleton(config.data)
+  diam = cascade.torso_diameter(gt, skeleton, valid)
+  diam = np.where(np.isfinite(diam) & (diam > 0), diam, res["norm"])
+  sides = float(config.cascade.sigma) * diam
+  mean, cov = cascade.error_statistics(res["pred"], gt, valid, sides)
+  table = {"index": res["index"].astype(np.int64), "prev": res["pred"].astype(np.float32),
+           "mean": np.asarray(mean, np.float32),
+           "chol": np.asarray(cascade.cholesky_2x2(np.asarray(cov, np.float64)), np.float32)}
+  if chief:
+    np.savez(path, source=np.array(source), **table)
+    err = np.linalg.norm(res["pred"] - gt, axis=-1) / sides[:, None]
+    err = np.where(valid > 0, err, np.nan)
+    print(f"cascade stage {int(config.cascade.stage)}: stage-{len(chain)} predictions of "
+          f"{len(gt)} training people, mean error {np.nanmean(err):.3f} box sides "
+          f"(σ·diam, σ = {float(config.cascade.sigma):g}); per joint: " + ", ".join(
+              f"{n} {e:.3f}" for n, e in zip(skeleton.joints, np.nanmean(err, axis=0))),
+          flush=True)
+  return table
 
 
 def _check_and_average(pending, mngr, workdir, use_pmap) -> dict:
