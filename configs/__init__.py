@@ -214,16 +214,8 @@ def hmlpe(name: str, dataset: str, budget: str = "paper", *, epochs: int = 100,
     c.train.eval_every = 0
     c.train.checkpoint_every = 2000
   else:
-    c.train.optimizer = "adam"
-    c.train.learning_rate = 1e-3
-    c.train.weight_decay = 0.0
-    c.train.batch_size = batch_size
-    c.train.num_epochs = -1
-    c.train.num_steps = steps
-    c.train.schedule.update(name="piecewise", warmup_steps=100, boundaries=(0.8,),
-                            boundary_unit="fraction")
+    regressor_cpu_budget(c, steps, batch_size)  # Adam 1e-3, warm-up 100, ÷10 for the last fifth
     c.train.eval_every = 0
-    c.train.checkpoint_every = steps
   return c
 
 

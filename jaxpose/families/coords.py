@@ -60,9 +60,10 @@ class CoordFamily(Family):
     return "visibility_logits" in self.output_shapes()
 
   def check_outputs(self, outputs):
-    if "coords" not in outputs and "visibility_logits" not in outputs:
+    keys = tuple(self._TERMS.values())  # the outputs the family's terms read
+    if not any(k in outputs for k in keys):
       raise ConfigError(f"model {self.config.model.name!r} ({self.name} family) has neither a "
-                        f"'coords' nor a 'visibility_logits' output (it has "
+                        f"{' nor a '.join(repr(k) for k in keys)} output (it has "
                         f"{', '.join(sorted(outputs))})")
     k = self.skeleton.num_joints
     for c in outputs.get("coords", ()):

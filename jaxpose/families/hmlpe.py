@@ -90,14 +90,7 @@ class HMLPEFamily(CoordFamily):
     return False
 
   def check_outputs(self, outputs):
-    if "coords" not in outputs and "part_logits" not in outputs:
-      raise ConfigError(f"model {self.config.model.name!r} ({self.name} family) has neither a "
-                        f"'coords' nor a 'part_logits' output (it has {', '.join(sorted(outputs))})")
-    k = self.skeleton.num_joints
-    for c in outputs.get("coords", ()):
-      if tuple(c.shape[1:]) != (k, 2):
-        raise ConfigError(f"model {self.config.model.name!r}: coords of shape {tuple(c.shape)}, "
-                          f"expected (B, {k}, 2) for the {self.skeleton.name} skeleton")
+    super().check_outputs(outputs)  # a coords or part_logits output; coords of K joints
     if "part_logits" in outputs:
       p, g = len(self.part_ends), int(self.config.data.part_windows.grid)
       shape = tuple(outputs["part_logits"].shape[1:])
@@ -129,9 +122,7 @@ class HMLPEFamily(CoordFamily):
     return detection_error(out["part_logits"], batch["part_windows"], self.part_valid(batch))
 
   def final(self, outputs):
-    out = {}
-    if "coords" in outputs:
-      out["coords"] = outputs["coords"][-1].astype(jnp.float32)
+    out = super().final(outputs)  # the coordinates of the last stage
     if "part_logits" in outputs:
       out["parts"] = jax.nn.sigmoid(outputs["part_logits"].astype(jnp.float32))
     return out
