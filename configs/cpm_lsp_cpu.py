@@ -5,9 +5,11 @@ RMSProp 1e-3 with 100 warm-up steps and ÷10 for the last fifth, PCK@0.2 / ten h
 PCP@0.5 on the latest checkpoint, single scale, no flip — so the numbers sit beside the three
 PBN-comparison runs. The network is configs/cpm_lsp.py's 6-stage CPM with two poolings instead
 of three (input/4: 128 → 32, as the other models) and WIDTH conv1 channels instead of 64 (every
-layer keeps the release's ratio to it), chosen so that 4,000 steps take well under half an hour
-here (about 18 min; measurements at ``WIDTH``). Its receptive field still covers the crop
-from stage 2 on (104 px at stage 1, +120 px per stage; jaxpose/models/cpm.py).
+layer keeps the release's ratio to it). Its receptive field still covers the crop from stage 2
+on (104 px at stage 1, +120 px per stage; jaxpose/models/cpm.py). Cost, measured in a real run
+on this project's 2-core CPU (2026-12-02, alone on the machine): 1.46–1.5 s per step, i.e. about
+100 minutes for the 4,000 steps — six times the PBN comparison's baseline step, not the "about
+18 minutes" first estimated from CPU-time ratios under load (see ``WIDTH``).
 
 The release's SGD recipe (configs/cpm_lsp.py) is not used: it fine-tuned ImageNet weights for
 395,000 iterations; 4,000 steps from scratch need the recipe the other reduced runs share.
@@ -30,13 +32,11 @@ stage t (``jaxpose.families.CPMFamily``; flip and multi-scale tests apply as usu
 from configs import cpm_lsp, pbn_lsp_cpu
 
 # conv1 channels: 1,130,118 parameters, 53 GFLOP per train step of batch 8 (XLA's estimate).
-# Measured 2026-12-02 with the 2 cores shared by other jobs (load 6–9), so as ratios to a
-# reference timed in the same process: CPU time per step, width 12 1.95 s against 1.77 s for the
-# PBN comparison's baseline (--config.model.head=linear, whose whole 4,000-step run took
-# 15 min 50 s, README), i.e. ≈ 1.1 baseline steps and about 18 min for the
-# run. Widths 14 and 16 cost ≈ 1.9× and 2.4× the baseline (≈ 29 and 38 min). The plain
-# `benchmarks/train_step.py --config=configs/cpm_lsp_cpu.py --steps=3` read 4.35 s per step at
-# load 8.5 (12 GFLOP/s; the hourglass reaches about 200 on the idle CPU, docs/DESIGN.md).
+# A first estimate from CPU time per step under load (width 12 1.95 s against 1.77 s for the PBN
+# comparison's baseline) predicted ≈ 18 min for the run; the real run took 1.46–1.5 s per wall
+# step (≈ 36 GFLOP/s, against the hourglass's ≈ 200 on the idle CPU): CPU time was the wrong
+# proxy, this network keeps only about one core busy (XLA's CPU convolutions at these small
+# channel counts, 7×7 kernels on 32×32 maps). Faster convolutions are issue #20's work.
 WIDTH = 12
 
 
