@@ -309,13 +309,9 @@ class CascadePredictor:
       def refine(variables, canvas, affine, prev, model=model, size=size, sigma=sigma):
         f = affine[:, 0, 0][:, None, None]  # canvas pixel → image pixel: x = f·u + origin
         origin = affine[:, None, :, 2]
-        prev_c = (prev - origin) / f
-        centers, sides = cascade.stage_boxes(prev_c, skeleton, sigma)
-        patches = cascade.crop_patches(canvas, centers, sides, size)  # [0, 1], black outside
-        b, k = patches.shape[:2]
-        x = ((patches - mean) / std).reshape(b * k, size, size, 3)
-        coords = model.apply(variables, x, train=False)["coords"][-1]
-        new = cascade.refine(prev_c, coords.reshape(b, k, k, 2), centers, sides, size)
+        # patches are cut in [0, 1] (black outside) and normalised as the training patches
+        net = lambda x: model.apply(variables, (x - mean) / std, train=False)["coords"][-1]
+        new, _, _ = cascade.refine_stage(net, canvas, (prev - origin) / f, skeleton, sigma, size)
         return new * f + origin
 
       self._stages.append([jax.jit(refine), variables, int(step)])
