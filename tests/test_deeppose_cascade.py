@@ -17,7 +17,8 @@ from jaxpose.codecs import cascade
 from jaxpose.training import loop
 from test_cli import ROOT
 
-TINY = dict(width_mult=1 / 16, fc_features=(32, 32), stem_stride=2)
+TINY = dict(width_mult=1 / 16, fc_features=(32, 32), stem_stride=2, batch_norm=True,
+            dropout_rate=0.0)  # the CPU recipe's layers (configs.regressor_cpu_budget)
 
 
 def _stage(stage, workdir_prev=""):

@@ -183,6 +183,18 @@ def test_every_regressor_recipe_passes_in_phase_two(name):
   assert tuple(c.eval.metrics) == configs.REGRESSOR_METRICS
 
 
+@pytest.mark.parametrize("name", [r for r in RECIPES if r.endswith("_cpu")] + ["deeppose_lsp_cpu"])
+def test_cpu_recipes_build_batchnorm_networks_without_dropout(name):
+  """configs.regressor_cpu_budget: the originals' layers (no BatchNorm, dropout 0.5) collapse to
+  a constant output at the CPU budget; its networks normalise every convolution instead."""
+  c = importlib.import_module(f"configs.{name}").get_config("2")
+  model = models.create(c.model)
+  size = c.data.image_size
+  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
+  assert model.batch_norm and model.dropout_rate == 0.0 and "batch_stats" in shapes
+  assert c.train.optimizer == "adam" and c.train.learning_rate == 3e-4
+
+
 # ------------------------------------------------------------- two phases through loop.train
 @pytest.fixture(scope="module")
 def two_phases(tmp_path_factory, cache_dir):
