@@ -138,7 +138,7 @@ def regressor_cpu_budget(c, steps: int = 2000, batch_size: int = 16, *,
   steps the per-image spread of the predicted coordinates was 0.0000 (dead ReLUs), at Adam 1e-4
   the network only memorised its training crops (held-out MSE 0.0336 = the mean pose's). With
   BatchNorm, no dropout and Adam 3e-4 the same two-phase Baseline-1 run reached PCK@0.2 17.2 and
-  PCK-height@1/12 37.1 (one phase, all layers trained: 17.7). The paper-scale recipes keep the
+  PCK-height@1/12 35.6 (one phase, all layers trained: 17.7 / 37.1). The paper-scale recipes keep the
   originals' layers (BatchNorm is ``batch_norm=True`` there too, ``torchvision``'s ``vgg*_bn``).
 
   Train-step times measured here (batch 16, machine otherwise idle, without BatchNorm), phase 1 /
