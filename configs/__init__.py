@@ -233,7 +233,9 @@ def hmlpe(name: str, dataset: str, budget: str = "paper", *, epochs: int = 100,
     c.train.checkpoint_every = 2000
   else:
     # Adam 1e-3, warm-up 100, ÷10 for the last fifth; HMLPE's own layers (tanh outputs, dropout
-    # 0.5 on the first FC layer, §3.5), no BatchNorm
+    # 0.5 on the first FC layer, §3.5), no BatchNorm. Unlike the regressors they do not collapse
+    # there: the regression network, 600 steps of batch 16 on 3,072 LSP crops, held-out MSE
+    # 0.0325 (mean pose 0.0336), per-image spread 0.046 (3e-4: 0.0323, 0.062).
     regressor_cpu_budget(c, steps, batch_size, learning_rate=1e-3, batch_norm=False)
     c.train.eval_every = 0
   return c
