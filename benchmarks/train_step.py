@@ -53,39 +53,62 @@ def fake_batch(config, family, batch_size, rng):
   return batch
 
 
+def xla_flops(compiled) -> float:
+  """XLA's FLOP estimate of a compiled computation (``cost_analysis``; NaN when it has none)."""
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost.get("flops", float("nan"))) if cost else float("nan")
+
+
+class CompiledStep:
+  """One jitted train step of ``config`` (a resolved recipe), compiled, with its state (donated
+  and threaded through every call) and a random batch of ``config.train.batch_size``.
+
+  ``run(n)`` takes ``n`` steps, each timed with ``block_until_ready``, and returns the times, so
+  that a caller can alternate it with other contenders (benchmarks/pytorch_reference.py);
+  ``state`` and ``batch`` are the current ones, ``metrics`` those of the last step.
+  """
+
+  def __init__(self, config):
+    self.batch_size = int(config.train.batch_size)
+    self.size = int(config.data.image_size)
+    model = models.create(config.model)
+    tx = optim.optimizer(config.train, optim.schedule(config.train, 1000, 100))
+    self.state = state_lib.create(model, tx, jax.random.PRNGKey(0),
+                                  (1, self.size, self.size, 3))
+    self.params = state_lib.num_params(self.state.params)
+    family = families.get(config)
+    self.batch = jax.device_put(fake_batch(config, family, self.batch_size,
+                                           np.random.default_rng(0)))
+    frozen = optim.frozen_predicate(config.train)  # phase 2 of a two-phase recipe, as the trainer
+    step = jax.jit(make_train_step(model, tx, family, frozen=frozen), donate_argnums=(0,))
+    t0 = time.perf_counter()
+    self.compiled = step.lower(self.state, self.batch).compile()
+    self.compile_s = time.perf_counter() - t0
+    self.gflop_per_step = xla_flops(self.compiled) / 1e9
+    self.metrics = None
+
+  def run(self, n: int) -> list:
+    times = []
+    for _ in range(n):
+      t = time.perf_counter()
+      self.state, self.metrics = self.compiled(self.state, self.batch)
+      jax.block_until_ready((self.state, self.metrics))
+      times.append(time.perf_counter() - t)
+    return times
+
+
 def measure(config, steps: int = 10, warmup: int = 2) -> dict:
   """Compiles one jitted train step of ``config`` (a resolved recipe) and times ``steps`` of
   it after ``warmup`` untimed ones: the median and minimum step time, images/s, XLA's FLOP
   estimate and the achieved GFLOP/s, the parameter count and the compile time."""
-  bs = int(config.train.batch_size)
-  size = int(config.data.image_size)
-  model = models.create(config.model)
-  tx = optim.optimizer(config.train, optim.schedule(config.train, 1000, 100))
-  state = state_lib.create(model, tx, jax.random.PRNGKey(0), (1, size, size, 3))
-  params = state_lib.num_params(state.params)
-  family = families.get(config)
-  batch = jax.device_put(fake_batch(config, family, bs, np.random.default_rng(0)))
-  frozen = optim.frozen_predicate(config.train)  # phase 2 of a two-phase recipe, as the trainer
-  step = jax.jit(make_train_step(model, tx, family, frozen=frozen), donate_argnums=(0,))
-  t0 = time.perf_counter()
-  compiled = step.lower(state, batch).compile()
-  compile_s = time.perf_counter() - t0
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
-  for _ in range(warmup):
-    state, m = compiled(state, batch)
-  jax.block_until_ready(state)
-  times = []
-  for _ in range(steps):
-    t = time.perf_counter()
-    state, m = compiled(state, batch)
-    jax.block_until_ready((state, m))
-    times.append(time.perf_counter() - t)
+  s = CompiledStep(config)
+  s.run(warmup)
+  times = s.run(steps)
   med = float(np.median(times))
-  return {"batch": bs, "size": size, "params": params, "compile_s": compile_s,
-          "step_s": med, "min_step_s": min(times), "images_per_s": bs / med,
-          "gflop_per_step": flops / 1e9, "gflop_per_s": flops / med / 1e9}
+  return {"batch": s.batch_size, "size": s.size, "params": s.params, "compile_s": s.compile_s,
+          "step_s": med, "min_step_s": min(times), "images_per_s": s.batch_size / med,
+          "gflop_per_step": s.gflop_per_step, "gflop_per_s": s.gflop_per_step / med}
 
 
 def main(_):

@@ -29,8 +29,8 @@ The cascade (§3, issue #16):
 * **Training** (§3.2): stage s trains on the stage-(s−1) predictions of the training set and on
   simulated ones ``y_i + δ``, δ drawn from the stage-(s−1) error distribution of joint i, a 2-D
   normal with the mean and covariance of the observed errors ``y_i^(s−1) − y_i`` on the training
-  set (``error_statistics``, ``sample_simulated``; ``training_boxes`` composes them with the boxes
-  and the targets ``patch_targets``). As in §3.2 the training box of an example is
+  set (``error_statistics``, ``cholesky_2x2``; ``jaxpose.data.cascade`` draws the boxes in the
+  tf pipeline, targets as ``patch_targets``). As in §3.2 the training box of an example is
   ``b = (y_i + δ, σ·diam(y))`` — its side comes from the ground-truth pose; at test time from the
   previous stage's prediction.
 
@@ -64,7 +64,7 @@ Choices written down (the paper and the report are silent, or the library fixes 
   the pipeline's black border).
 * **Error frame** (§3.2): errors are measured in the stage box frame, ``(y^(s−1) − y) / side``
   with ``side`` the caller's per-person length — use the training box side ``σ·diam(y)`` of the
-  ground truth, the same in ``error_statistics`` and ``sample_simulated`` — so the distribution
+  ground truth, the same in ``error_statistics`` and the pipeline's draw — so the distribution
   transfers across person sizes (the paper does not say whether its displacements are in pixels;
   its regressors live in the normalised frame). Covariance with the ``n − 1`` denominator over the
   valid, finite errors of each joint; a joint without any gets mean 0 and covariance 0 (its
@@ -77,7 +77,7 @@ Choices written down (the paper and the report are silent, or the library fixes 
 
 Layering: a codec (``jaxpose.codecs``), below the models, the data pipeline and inference, which
 all use it; the skeleton is used by duck typing (``.torso``, ``.flip_permutation``). Functions
-marked numpy / jax take either (``codecs.geometry._xp``: jax when any input is a jax array); ``crop_patches``, ``sample_simulated``, ``training_boxes`` and ``refine_stage``
+marked numpy / jax take either (``codecs.geometry._xp``: jax when any input is a jax array); ``crop_patches`` and ``refine_stage``
 are jax. ``out_size`` is a Python int (static under ``jit``).
 """
 from __future__ import annotations
@@ -366,38 +366,6 @@ def cholesky_2x2(cov, xp=np):
   return xp.stack([xp.stack([l11, zero], -1), xp.stack([l21, l22], -1)], -2)
 
 
-def sample_simulated(key, gt, sides, mean, cov):
-  """Simulated previous-stage predictions ``y_i + side·δ_i``, δ_i ~ N(mean_i, cov_i) (§3.2) (jax).
-
-  ``key`` a jax PRNG key; ``gt`` (..., K, 2) image pixels (every leading index one draw: tile
-  ``gt`` for several draws per example); ``sides`` as ``error_statistics`` (the same lengths);
-  ``mean`` (K, 2), ``cov`` (K, 2, 2) from ``error_statistics``. Returns (..., K, 2) float32.
-  """
-  import jax
-  import jax.numpy as jnp
-  g = jnp.asarray(gt, jnp.float32)
-  mean = jnp.asarray(mean, jnp.float32)
-  chol = cholesky_2x2(jnp.asarray(cov, jnp.float32), jnp)
-  z = jax.random.normal(key, g.shape, jnp.float32)
-  delta = mean + jnp.einsum("kij,...kj->...ki", chol, z)
-  return g + delta * _side(jnp.asarray(sides, jnp.float32), g.ndim - 1, jnp)
-
-
-def training_boxes(key, gt, skeleton, sigma: float, mean, cov, valid=None):
-  """One draw of §3.2's training boxes ``b_i = (y_i + δ_i, σ·diam(y))`` and their targets (jax).
-
-  Returns ``(centers (..., K, 2), sides (...), targets (..., K, 2))``: centres simulated with
-  ``sample_simulated`` (errors in units of the box side ``σ·diam(gt)``), targets =
-  ``patch_targets(gt, centers, sides)``. A joint with ``valid`` 0 or a person without a torso
-  diameter gives non-finite values: mask them out of the loss.
-  """
-  import jax.numpy as jnp
-  g = jnp.asarray(gt, jnp.float32)
-  sides = sigma * torso_diameter(g, skeleton, None if valid is None else jnp.asarray(valid))
-  centers = sample_simulated(key, g, sides, mean, cov)
-  return centers, sides, patch_targets(g, centers, sides)
-
-
 # ------------------------------------------------------------------------------ one stage
 
 def refine_stage(apply_fn: Callable[[Any], Any], images, joints_prev, skeleton, sigma: float,
@@ -421,6 +389,6 @@ def refine_stage(apply_fn: Callable[[Any], Any], images, joints_prev, skeleton, 
 
 __all__: Sequence[str] = [
     "apply_affine", "box_affine", "box_affine_inverse", "crop_patches", "denormalise",
-    "error_statistics", "normalise", "patch_targets", "refine", "refine_stage",
-    "sample_simulated", "stage_boxes", "torso_diameter", "torso_pairs", "training_boxes",
+    "cholesky_2x2", "error_statistics", "normalise", "patch_targets", "refine", "refine_stage",
+    "stage_boxes", "torso_diameter", "torso_pairs",
 ]
