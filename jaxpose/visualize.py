@@ -267,8 +267,9 @@ def backtrack_boxes(layers, rows, cols) -> np.ndarray:
       raise ValueError(f"layer {layer.name!r} is padded ({layer.padding}); Algorithm 1 backtracks "
                        "unpadded layers only")
   box = receptive_field.input_box(list(layers), ly, lx)
-  return np.stack([np.rint(np.asarray(v, np.float64) + 0 * ly).astype(np.int64) for v in box],
-                  axis=-1)
+  # a box edge that does not depend on the position comes back as a scalar: broadcast it
+  return np.stack([np.broadcast_to(np.rint(np.asarray(v, np.float64)).astype(np.int64), ly.shape)
+                   for v in box], axis=-1)
 
 
 def max_positions(maps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
