@@ -52,6 +52,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.optimizer = "rmsprop"
   c.train.learning_rate = 1e-3
   c.train.weight_decay = 0.0
+  c.train.grad_clip = 0.0  # > 0: clip the gradient's global norm (training.optim)
   c.train.schedule = ml_collections.ConfigDict({
       "name": "piecewise",       # constant | piecewise | cosine
       "warmup_steps": 50,

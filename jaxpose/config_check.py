@@ -192,6 +192,8 @@ def check_training(config, num_devices: int = 1) -> None:
     raise ConfigError(f"train.schedule.name={name!r}: expected one of {', '.join(SCHEDULES)}")
   if float(t.get("weight_decay", 0.0)) < 0:
     raise ConfigError(f"train.weight_decay={t.weight_decay}: must be >= 0")
+  if not float(t.get("grad_clip", 0.0)) >= 0:
+    raise ConfigError(f"train.grad_clip={t.grad_clip}: must be >= 0 (0 = no clipping)")
   check_data(config)
   family = families.get(config)
   grouping = config.model.get("grouping")

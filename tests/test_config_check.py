@@ -21,6 +21,8 @@ def _tiny():
     ("train.optimizer", "adagrad", r"train.optimizer='adagrad': expected one of rmsprop, adam, sgd"),
     ("train.learning_rate", 0.0, r"train.learning_rate=0.0: must be > 0"),
     ("train.keep_checkpoints", 0, r"train.keep_checkpoints=0: must be >= 1"),
+    ("train.grad_clip", -1.0, r"train.grad_clip=-1.0: must be >= 0 \(0 = no clipping\)"),
+    ("train.grad_clip", float("nan"), r"train.grad_clip=nan: must be >= 0"),
     ("data.name", "coco", r"data.name='coco': known datasets are .*lsp"),
     ("data.eval_split", "dev", r"data.eval_split='dev': dataset synthetic_pose has the splits"),
     ("data.image_size", 60, r"data.image_size=60: model hourglass cannot take a 60×60 input"),

@@ -133,6 +133,26 @@ def test_weight_decay_reaches_kernels_only_and_never_frozen_ones():
   assert not np.any(updates["conv1"]["kernel"]) and not np.any(updates["reg_out"]["bias"])
 
 
+def test_grad_clip_bounds_the_trainable_gradient_norm():
+  params = {"conv1": {"kernel": jnp.zeros((2, 2))}, "reg_out": {"kernel": jnp.zeros((3,))}}
+  grads = {"conv1": {"kernel": jnp.full((2, 2), 3.0)}, "reg_out": {"kernel": jnp.full((3,), 4.0)}}
+  cfg = ml_collections.ConfigDict({"optimizer": "sgd", "momentum": 0.0, "grad_clip": 2.0,
+                                   "frozen": (), "trainable": ()})
+  tx = optim.optimizer(cfg, optax.constant_schedule(1.0))
+  updates, _ = tx.update(grads, tx.init(params), params)
+  norm = float(optax.tree.norm(updates))
+  assert abs(norm - 2.0) < 1e-5  # ‖g‖ = √(4·9 + 3·16) ≈ 9.17, rescaled to 2
+  cfg.trainable = ("reg_",)  # only the trainable gradient counts: ‖(4, 4, 4)‖ ≈ 6.93 → 2
+  tx = optim.optimizer(cfg, optax.constant_schedule(1.0))
+  updates, _ = tx.update(grads, tx.init(params), params)
+  np.testing.assert_allclose(np.asarray(updates["reg_out"]["kernel"]), -2.0 / np.sqrt(3.0), rtol=1e-5)
+  assert not np.any(updates["conv1"]["kernel"])
+  cfg.grad_clip = 100.0  # above the norm: the plain step
+  tx = optim.optimizer(cfg, optax.constant_schedule(1.0))
+  updates, _ = tx.update(grads, tx.init(params), params)
+  np.testing.assert_allclose(np.asarray(updates["reg_out"]["kernel"]), -4.0)
+
+
 def test_frozen_prefixes_and_trainable_prefixes():
   f = optim.frozen_predicate(ml_collections.ConfigDict({"frozen": ("conv", "bn"), "trainable": ()}))
   assert f("conv1") and f("bn3") and not f("fc1") and not f("reg_fc1")

@@ -88,6 +88,10 @@ def optimizer(cfg, lr: optax.Schedule) -> optax.GradientTransformation:
   regularisation of the loss, not AdamW's decoupled decay. Frozen parameters (module docstring)
   are wrapped in ``multi_transform(..., set_to_zero)``; without frozen parameters and without
   decay the transformation (and its state, as stored in checkpoints) is the plain optimizer.
+
+  ``train.grad_clip`` = c > 0 rescales the gradient of the trainable parameters to global norm
+  at most c before anything else (``optax.clip_by_global_norm``; Pascanu et al. 2013), for
+  networks without normalisation layers whose gradients spike; 0 (the default) leaves it out.
   """
   name = cfg.optimizer.lower()
   if name == "rmsprop":
@@ -102,6 +106,9 @@ def optimizer(cfg, lr: optax.Schedule) -> optax.GradientTransformation:
   wd = float(cfg.get("weight_decay", 0.0))
   if wd:
     tx = optax.chain(optax.add_decayed_weights(wd, mask=decay_mask), tx)
+  clip = float(cfg.get("grad_clip", 0.0))
+  if clip:
+    tx = optax.chain(optax.clip_by_global_norm(clip), tx)
   is_frozen = frozen_predicate(cfg)
   if is_frozen is not None:
     tx = optax.multi_transform({TRAINABLE: tx, FROZEN: optax.set_to_zero()},
