@@ -1,8 +1,8 @@
 """DeepPose on LSP sized for a 2-core CPU (issue #16: three stages in about an hour): stage 1 is
 configs/regressor_alexnet_lsp_cpu.py's AlexNet (112-px crops, conv1 at stride 2, a quarter of the
 filters, 1,024-wide fc6/fc7) without the visibility head, the refining stages the same network
-on 72-px sub-images (its smallest input), each stage 2,000 steps of batch 16 with Adam 1e-3
-(configs.regressor_cpu_budget) and a 384-px canvas (LSP's people fit it unscaled):
+on 72-px sub-images (its smallest input), each stage 2,000 steps of batch 16 with Adam 3e-4,
+BatchNorm after every convolution and no dropout (configs.regressor_cpu_budget) and a 384-px canvas (LSP's people fit it unscaled):
 
   python train.py --config=configs/deeppose_lsp_cpu.py:1 --workdir=runs/deeppose_lsp_cpu_s1
   python train.py --config=configs/deeppose_lsp_cpu.py:2 --workdir=runs/deeppose_lsp_cpu_s2
