@@ -72,7 +72,9 @@ def regressor_lsp(name: str, model: str, image_size: int, phase: str = "1", **fi
   import ml_collections
   c = default.get_config()
   c.model = ml_collections.ConfigDict(
-      {"name": model, "num_joints": 14, "dtype": "float32", "regression": True, **fields})
+      {"name": model, "num_joints": 14, "dtype": "float32", "regression": True,
+       # the originals' layers, spelled out so that the command line can change them
+       "batch_norm": False, "dropout_rate": 0.5, **fields})
   lsp_protocol(c, REGRESSOR_METRICS)
   c.data.image_size = image_size
   c.train.optimizer = "sgd"
@@ -139,7 +141,8 @@ def regressor_cpu_budget(c, steps: int = 2000, batch_size: int = 16, *,
   the network only memorised its training crops (held-out MSE 0.0336 = the mean pose's). With
   BatchNorm, no dropout and Adam 3e-4 the same two-phase Baseline-1 run reached PCK@0.2 17.2 and
   PCK-height@1/12 35.6 (one phase, all layers trained: 17.7 / 37.1). The paper-scale recipes keep the
-  originals' layers (BatchNorm is ``batch_norm=True`` there too, ``torchvision``'s ``vgg*_bn``).
+  originals' layers (``--config.model.batch_norm=True`` gives them BatchNorm too, as
+  ``torchvision``'s ``vgg*_bn``).
 
   Train-step times measured here (batch 16, machine otherwise idle, without BatchNorm), phase 1 /
   phase 2 (which backpropagates through the regression branch only): Baseline-1 0.12 / 0.03 s,
