@@ -260,6 +260,34 @@ def test_accepts_bn_axis_name():
   assert len(y[0]["heatmaps"]) == 2
 
 
+def test_batch_norm_variant():
+  """``batch_norm=True``: a BatchNorm before every ReLU (those layers lose their bias), none on
+  the linear belief layers; batch statistics in training, running averages at test."""
+  model = CPM(**TINY, batch_norm=True)
+  x = jax.random.normal(jax.random.key(1), (2, 32, 32, 3))
+  variables = jax.jit(model.init)(jax.random.key(0, impl="rbg"), x)
+  p, stats = variables["params"], variables["batch_stats"]
+  relu_layers = [op.name for op in model.trunk_ops() if op.kind == "conv"]
+  for t in range(1, 4):
+    relu_layers += [op.name for op in model.stage_ops(t) if op.relu]
+  assert sorted(stats) == sorted(f"{n}_bn" for n in relu_layers)
+  assert all(set(p[n]) == {"kernel"} for n in relu_layers)
+  assert set(p["conv5_2_CPM"]) == {"kernel", "bias"} and "Mconv7_stage3_bn" not in stats
+  # each normalised layer trades its bias (C) for a BatchNorm scale and offset (2C)
+  plain = _count(jax.eval_shape(CPM(**TINY).init, jax.random.key(0), x)["params"])
+  assert _count(p) == plain + sum(p[n]["kernel"].shape[-1] for n in relu_layers)
+
+  @jax.jit
+  def run(v, x):
+    y_train, upd = model.apply(v, x, train=True, mutable=["batch_stats"])
+    return y_train, upd, model.apply(v, x, train=False)
+
+  y_train, upd, y_eval = run(variables, x)
+  assert not np.allclose(y_train["heatmaps"][-1], y_eval["heatmaps"][-1])
+  moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), upd["batch_stats"], stats)
+  assert max(jax.tree.leaves(moved)) > 0
+
+
 # ---- background target ----
 
 def test_background_target():

@@ -55,8 +55,13 @@ layers (conv5_2_CPM, Mconv7) keep the release's N(0, 0.01²) and zero bias, so t
 beliefs are small and the later stages start from a near-neutral context. Layer names follow the
 release so that its weights could be mapped in.
 
-No BatchNorm and no dropout in the release's VGG model: ``train`` changes nothing and there are no
-``batch_stats``; ``bn_axis_name`` is accepted (every jaxpose model takes it) and unused. 1×1
+No BatchNorm and no dropout in the release's VGG model: by default ``train`` changes nothing and
+there are no ``batch_stats``. ``batch_norm=True`` is a departure for training from scratch on a small
+budget (the release fine-tuned ImageNet weights; the stacked hourglass, which has BatchNorm, leaves
+the empty-belief plateau in a few hundred steps where this plain network did not, issue #17's
+run): a BatchNorm (``layers.batch_norm``, synchronised over ``bn_axis_name`` under ``pmap``)
+between every ReLU layer and its ReLU, and no bias there; the belief layers stay linear and
+unnormalised. 1×1
 convolutions are ``nn.Dense`` on the channel axis and poolings ``layers.max_pool_2x2`` (the fast
 forms on XLA's CPU backend, see ``layers.py``).
 
@@ -68,14 +73,14 @@ The training target of the background map is ``background_target`` (the release'
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpose.models.layers import max_pool_2x2
+from jaxpose.models.layers import batch_norm, max_pool_2x2
 from jaxpose.models.receptive_field import Layer
 
 Dtype = Any
@@ -140,21 +145,28 @@ def background_target(heatmaps: jax.Array) -> jax.Array:
   return jnp.maximum(1.0 - jnp.max(heatmaps, axis=-1, keepdims=True), 0.0)
 
 
-def _apply(ops: Sequence[Op], x: jax.Array, dtype: Dtype) -> jax.Array:
+def _apply(ops: Sequence[Op], x: jax.Array, dtype: Dtype, norm: Callable[[str], nn.Module] | None
+           = None) -> jax.Array:
   """Runs ``ops`` on ``x``. A function, not a module, so that inside ``CPM.__call__`` the layers
-  belong to ``CPM`` and keep the release's flat names (``conv4_3_CPM``, ``Mconv1_stage2``, …)."""
+  belong to ``CPM`` and keep the release's flat names (``conv4_3_CPM``, ``Mconv1_stage2``, …).
+  ``norm(name)``: a BatchNorm placed between every ReLU layer and its ReLU (``CPM.batch_norm``;
+  that layer then has no bias, which the BatchNorm's own offset replaces)."""
   for op in ops:
     if op.kind == "pool":
       x = max_pool_2x2(x)
       continue
     init = _BELIEF_INIT if op.belief else _RELU_INIT
+    normed = norm is not None and op.relu
     if op.kernel == 1:  # a matmul over channels: the fast 1×1 form on XLA CPU (layers.py)
       x = nn.Dense(op.features, dtype=dtype, kernel_init=init, bias_init=nn.initializers.zeros,
-                   name=op.name)(x)
+                   use_bias=not normed, name=op.name)(x)
     else:
       p = op.kernel // 2
       x = nn.Conv(op.features, (op.kernel, op.kernel), padding=((p, p), (p, p)), dtype=dtype,
-                  kernel_init=init, bias_init=nn.initializers.zeros, name=op.name)(x)
+                  kernel_init=init, bias_init=nn.initializers.zeros, use_bias=not normed,
+                  name=op.name)(x)
+    if normed:
+      x = norm(f"{op.name}_bn")(x)
     if op.relu:
       x = nn.relu(x)
   return x
@@ -176,7 +188,8 @@ class CPM(nn.Module):
   num_pools: int = 3
   center_sigma: float = CENTER_SIGMA
   dtype: Dtype = jnp.float32
-  bn_axis_name: str | None = None  # accepted for the family contract; no BatchNorm here
+  batch_norm: bool = False  # True: BatchNorm before every ReLU (not in the release; see above)
+  bn_axis_name: str | None = None  # the pmap axis of synchronised BatchNorm (batch_norm=True)
 
   # ---- the layer lists (one source for the network and for its receptive field) ----
 
@@ -235,21 +248,24 @@ class CPM(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
-    del train  # no BatchNorm or dropout in the released VGG-based model
     self._check_fields()
+    norm = None
+    if self.batch_norm:  # no dropout in either form; ``train`` only switches the BatchNorm
+      norm = lambda name: batch_norm(train, self.dtype, name=name, axis_name=self.bn_axis_name)
     div = 2 ** self.num_pools
     if x.ndim != 4 or x.shape[1] % div or x.shape[2] % div:
       raise ValueError(f"CPM expects (B, H, W, C) with H and W divisible by 2**num_pools = {div} "
                        f"(num_pools={self.num_pools}), got shape {tuple(x.shape)}")
     b, height, width = x.shape[:3]
-    feats = _apply(self.trunk_ops(), x.astype(self.dtype), self.dtype)
+    feats = _apply(self.trunk_ops(), x.astype(self.dtype), self.dtype, norm)
     center = center_map(height, width, div, self.center_sigma * height)
     center = jnp.broadcast_to(jnp.asarray(center, self.dtype)[None, :, :, None],
                               (b, *center.shape, 1))
-    belief = _apply(self.stage_ops(1), feats, self.dtype)
+    belief = _apply(self.stage_ops(1), feats, self.dtype, norm)
     beliefs = [belief]
     for t in range(2, self.num_stages + 1):
-      belief = _apply(self.stage_ops(t), jnp.concatenate([belief, feats, center], axis=-1), self.dtype)
+      belief = _apply(self.stage_ops(t), jnp.concatenate([belief, feats, center], axis=-1), self.dtype,
+                      norm)
       beliefs.append(belief)
     k = self.num_joints
     return {"heatmaps": tuple(s[..., :k].astype(jnp.float32) for s in beliefs),
