@@ -68,6 +68,8 @@ def main(argv):
   if jax.process_index() == 0:
     print(f"JAX {jax.__version__} on {jax.default_backend()}: {jax.process_count()} processes, "
           f"{jax.device_count()} devices; workdir {workdir}", flush=True)
+    print(runtime.precision_note(str(config.model.get("dtype", "float32")), jax.default_backend()),
+          flush=True)
   loop.train(config, workdir)
   if FLAGS.eval:
     # Every process evaluates (opening the checkpoints is a collective step in orbax under

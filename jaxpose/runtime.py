@@ -30,6 +30,46 @@ def configure(reexec: bool = False) -> None:
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
+# /proc/cpuinfo flags of the CPU matrix units XLA reaches with bf16 operands and float32
+# accumulation (jaxpose.models.layers, "Precision"): Intel AMX and AVX-512 BF16 (also AMD Zen 4+).
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:
+  """The first CPU's feature flags from ``path`` (Linux); empty where there is no such file."""
+  try:
+    with open(path) as f:
+      for line in f:
+        if line.startswith("flags"):
+          return frozenset(line.partition(":")[2].split())
+  except OSError:
+    pass
+  return frozenset()
+
+
+def bf16_matrix_units(flags: frozenset[str] | None = None) -> tuple[str, ...]:
+  """The bf16 matrix-unit flags this CPU has (``BF16_FLAGS`` it reports), e.g. ``("amx_bf16",
+  "avx512_bf16")``; empty: bf16 there runs on the fp32 units at no gain (``model.dtype=float32``
+  is the right choice on such a CPU)."""
+  flags = cpu_flags() if flags is None else flags
+  return tuple(f for f in BF16_FLAGS if f in flags)
+
+
+def precision_note(dtype: str, backend: str) -> str:
+  """One line for the training log: the computation dtype and, on CPU, whether it has the bf16
+  matrix units that make ``model.dtype=bfloat16`` pay."""
+  if backend != "cpu":
+    return f"model.dtype={dtype}"
+  units = bf16_matrix_units()
+  have = f"bf16 matrix units: {', '.join(units)}" if units else "no bf16 matrix units (AVX2 or older)"
+  hint = ""
+  if units and dtype == "float32":
+    hint = "; --config.model.dtype=bfloat16 would use them"
+  elif not units and dtype != "float32":
+    hint = "; bf16 runs on the fp32 units here, float32 is as fast"
+  return f"model.dtype={dtype}; CPU: {have}{hint}"
+
+
 def run_cli(main) -> None:
   """``sys.exit(main())`` for a ``python -m jaxpose.X`` tool: tensorflow's C++ logs and
   oneDNN notes off, and orbax's / tfds's absl notes on every restore below ERROR."""

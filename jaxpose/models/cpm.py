@@ -80,7 +80,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpose.models.layers import batch_norm, max_pool_2x2
+from jaxpose.models.layers import Conv, Dense, batch_norm, max_pool_2x2
 from jaxpose.models.receptive_field import Layer
 
 Dtype = Any
@@ -158,11 +158,11 @@ def _apply(ops: Sequence[Op], x: jax.Array, dtype: Dtype, norm: Callable[[str], 
     init = _BELIEF_INIT if op.belief else _RELU_INIT
     normed = norm is not None and op.relu
     if op.kernel == 1:  # a matmul over channels: the fast 1×1 form on XLA CPU (layers.py)
-      x = nn.Dense(op.features, dtype=dtype, kernel_init=init, bias_init=nn.initializers.zeros,
+      x = Dense(op.features, dtype=dtype, kernel_init=init, bias_init=nn.initializers.zeros,
                    use_bias=not normed, name=op.name)(x)
     else:
       p = op.kernel // 2
-      x = nn.Conv(op.features, (op.kernel, op.kernel), padding=((p, p), (p, p)), dtype=dtype,
+      x = Conv(op.features, (op.kernel, op.kernel), padding=((p, p), (p, p)), dtype=dtype,
                   kernel_init=init, bias_init=nn.initializers.zeros, use_bias=not normed,
                   name=op.name)(x)
     if normed:

@@ -84,7 +84,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpose.models import receptive_field
-from jaxpose.models.layers import torch_bias_init, torch_kernel_init
+from jaxpose.models.layers import Conv, Dense, torch_bias_init, torch_kernel_init
 
 Dtype = Any
 
@@ -108,7 +108,7 @@ def max_pool(x: jax.Array, size: int) -> jax.Array:
 
 
 def _dense(features: int, cin: int, dtype: Dtype, name: str) -> nn.Dense:
-  return nn.Dense(features, dtype=dtype, kernel_init=torch_kernel_init(),
+  return Dense(features, dtype=dtype, kernel_init=torch_kernel_init(),
                   bias_init=torch_bias_init(cin), name=name)
 
 
@@ -168,7 +168,7 @@ class HMLPE(nn.Module):
     for i, (f, k, s, p) in enumerate(zip(self.features, self.kernel_sizes, self.conv_strides,
                                          self.pool_sizes)):
       cin = x.shape[-1]
-      x = nn.Conv(int(f), (int(k), int(k)), strides=(int(s), int(s)), padding="VALID",
+      x = Conv(int(f), (int(k), int(k)), strides=(int(s), int(s)), padding="VALID",
                   dtype=self.dtype, kernel_init=torch_kernel_init(),
                   bias_init=torch_bias_init(int(k) * int(k) * cin), name=f"conv{i + 1}")(x)
       x = nn.relu(x)

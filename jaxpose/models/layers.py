@@ -14,23 +14,67 @@ PyTorch recipe starts from the same distribution: kernel ~ U(-1/sqrt(fan_in), 1/
 BatchNorm: PyTorch ``momentum=0.1`` (weight of the new batch) is flax ``momentum=0.9`` (weight of the
 running average); ``epsilon=1e-5`` as in PyTorch.
 
-Precision: ``dtype`` is the computation dtype (e.g. ``jnp.bfloat16`` on accelerators); parameters
-are always float32. On this CPU bf16 is slower (+20–35%), so float32 is the default.
+Precision: ``dtype`` is the computation dtype (``model.dtype``); parameters are always float32.
+Mixed precision (``dtype=jnp.bfloat16`` or ``float16``): every matmul and convolution of every family
+goes through ``Conv`` / ``Dense`` / ``Conv1x1`` here, which feed bf16 operands to XLA with
+``preferred_element_type=float32``: the products accumulate in float32 and the layer returns
+float32 (the bias is added in float32); the next layer casts its input to ``dtype`` again, where XLA
+fuses the cast. This is the form that reaches a CPU's bf16 matrix units (AMX / AVX-512 BF16) from
+XLA — a bf16 dot with a bf16 result does not (../shared/docs/PERFORMANCE.md) — and the one
+accelerators use. BatchNorm computes its statistics in float32 (flax's
+``force_float32_reductions``) and keeps them in float32; the models return float32 outputs, so
+the losses are float32. In float32 the helpers are exactly ``nn.Conv`` / ``nn.Dense``.
+``jaxpose.runtime.bf16_matrix_units()`` says whether this CPU has the units.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 Dtype = Any
 
 BN_MOMENTUM = 0.9  # flax convention; = PyTorch momentum 0.1
 BN_EPSILON = 1e-5
+
+
+_LOW_PRECISION = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
+
+
+def accumulation_dtype(*operands: jax.Array) -> Any:
+  """float32 when an operand is bf16 / f16 (mixed precision: accumulate in float32), else None
+  (XLA's default: the operands' type)."""
+  return jnp.float32 if any(jnp.dtype(a.dtype) in _LOW_PRECISION for a in operands) else None
+
+
+def conv_general_dilated(lhs, rhs, *args, preferred_element_type=None, **kwargs):
+  """``lax.conv_general_dilated`` that accumulates bf16 / f16 operands in float32."""
+  return lax.conv_general_dilated(
+      lhs, rhs, *args, preferred_element_type=preferred_element_type or accumulation_dtype(lhs, rhs),
+      **kwargs)
+
+
+def dot_general(lhs, rhs, *args, preferred_element_type=None, **kwargs):
+  """``lax.dot_general`` that accumulates bf16 / f16 operands in float32."""
+  return lax.dot_general(
+      lhs, rhs, *args, preferred_element_type=preferred_element_type or accumulation_dtype(lhs, rhs),
+      **kwargs)
+
+
+class Conv(nn.Conv):
+  """``nn.Conv`` with float32 accumulation in low precision (module docstring, "Precision");
+  the same parameters and names."""
+  conv_general_dilated: Callable[..., jax.Array] = conv_general_dilated
+
+
+class Dense(nn.Dense):
+  """``nn.Dense`` with float32 accumulation in low precision (module docstring, "Precision")."""
+  dot_general: Callable[..., jax.Array] = dot_general
 
 
 def torch_kernel_init():
@@ -75,10 +119,11 @@ class Conv1x1(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     cin = x.shape[-1]
     kernel = self.param("kernel", torch_kernel_init(), (cin, self.features), self.param_dtype)
-    y = jnp.dot(x.reshape(-1, cin).astype(self.dtype), kernel.astype(self.dtype))
+    a, k = x.reshape(-1, cin).astype(self.dtype), kernel.astype(self.dtype)
+    y = jnp.dot(a, k, preferred_element_type=accumulation_dtype(a, k))
     if self.use_bias:
       bias = self.param("bias", torch_bias_init(cin), (self.features,), self.param_dtype)
-      y = y + bias.astype(self.dtype)
+      y = y + bias.astype(y.dtype)
     return y.reshape(*x.shape[:-1], self.features)
 
 
@@ -92,7 +137,7 @@ def conv(features: int, kernel_size: int, cin: int, *, stride: int = 1,
   """
   p = kernel_size // 2
   fan_in = kernel_size * kernel_size * cin
-  return nn.Conv(features, (kernel_size, kernel_size), strides=(stride, stride),
+  return Conv(features, (kernel_size, kernel_size), strides=(stride, stride),
                  padding=((p, p), (p, p)), use_bias=True, dtype=dtype,
                  kernel_init=torch_kernel_init(), bias_init=torch_bias_init(fan_in), name=name)
 
@@ -172,6 +217,7 @@ class Residual(nn.Module):
 
 
 __all__: Sequence[str] = [
-    "BN_EPSILON", "BN_MOMENTUM", "Bottleneck", "Conv1x1", "Residual", "batch_norm", "check_input", "conv",
+    "BN_EPSILON", "BN_MOMENTUM", "Bottleneck", "Conv", "Conv1x1", "Dense", "Residual",
+    "accumulation_dtype", "batch_norm", "check_input", "conv", "conv_general_dilated", "dot_general",
     "max_pool_2x2", "torch_bias_init", "torch_kernel_init", "upsample_nearest_2x",
 ]

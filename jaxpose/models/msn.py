@@ -81,7 +81,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpose.models.hourglass import Hourglass, HourglassStem, stack_features
-from jaxpose.models.layers import (Conv1x1, batch_norm, check_input, torch_bias_init,
+from jaxpose.models.layers import (Conv, Conv1x1, batch_norm, check_input, torch_bias_init,
                                    torch_kernel_init)
 
 Dtype = Any
@@ -131,7 +131,7 @@ class KeypointRegression(nn.Module):
     y = jnp.concatenate(resized, axis=-1).astype(self.dtype)
     for i, d in enumerate(self.dilations):
       fan_in = 9 * y.shape[-1]
-      y = nn.Conv(self.features, (3, 3), padding=((d, d), (d, d)), kernel_dilation=(d, d),
+      y = Conv(self.features, (3, 3), padding=((d, d), (d, d)), kernel_dilation=(d, d),
                   dtype=self.dtype, kernel_init=torch_kernel_init(),
                   bias_init=torch_bias_init(fan_in), name=f"conv{i}")(y)
       y = nn.relu(batch_norm(train, self.dtype, name=f"bn{i}", axis_name=self.bn_axis_name)(y))

@@ -106,7 +106,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpose.models.layers import batch_norm as _batch_norm_layer
-from jaxpose.models.layers import torch_bias_init, torch_kernel_init
+from jaxpose.models.layers import Conv, Dense, torch_bias_init, torch_kernel_init
 
 Dtype = Any
 
@@ -191,7 +191,7 @@ def conv_stack(x: jax.Array, specs: Sequence[ConvSpec], train: bool, *, batch_no
   for i, spec in enumerate(specs, start=1):
     p = spec.padding
     cin = x.shape[-1]
-    x = nn.Conv(spec.features, (spec.kernel, spec.kernel), strides=(spec.stride, spec.stride),
+    x = Conv(spec.features, (spec.kernel, spec.kernel), strides=(spec.stride, spec.stride),
                 padding=((p, p), (p, p)), dtype=dtype, kernel_init=torch_kernel_init(),
                 bias_init=torch_bias_init(spec.kernel * spec.kernel * cin), name=f"conv{i}")(x)
     if batch_norm:
@@ -205,7 +205,7 @@ def conv_stack(x: jax.Array, specs: Sequence[ConvSpec], train: bool, *, batch_no
 
 
 def _dense(x: jax.Array, features: int, dtype: Dtype, name: str) -> jax.Array:
-  return nn.Dense(features, dtype=dtype, kernel_init=torch_kernel_init(),
+  return Dense(features, dtype=dtype, kernel_init=torch_kernel_init(),
                   bias_init=torch_bias_init(x.shape[-1]), name=name)(x)
 
 
