@@ -5,6 +5,38 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+
+def _share_compilations():
+  """One persistent XLA compilation cache for the whole session, subprocesses included (they
+  inherit the environment): the same tiny networks are compiled by many tests and by every
+  ``train.py`` / ``evaluate.py`` a test starts, and on this CPU compiling costs far more than
+  running (the eager ``model.init`` of the tiny hourglass alone: ~16 s, ~2.5 s from the cache).
+  Entries are keyed by the program, the compile options and the XLA flags, so nothing but
+  compile time is shared. A private directory, removed at exit (``JAXPOSE_TEST_XLA_CACHE`` =
+  a folder reuses one across sessions); the user's own JAX cache is never touched."""
+  import atexit
+  import shutil
+  import tempfile
+  path = os.environ.get("JAXPOSE_TEST_XLA_CACHE")
+  if not path:
+    path = tempfile.mkdtemp(prefix="jaxpose_xla_cache_")
+    os.environ["JAXPOSE_TEST_XLA_CACHE"] = path
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+  settings = {"jax_compilation_cache_dir": path,
+              # every compilation, even the eager init's many sub-second ones
+              "jax_persistent_cache_min_compile_time_secs": "0",
+              "jax_persistent_cache_min_entry_size_bytes": "0"}
+  for name, value in settings.items():
+    os.environ[name.upper()] = value
+  if "jax" in sys.modules:  # imported before this file (tests/scripts/*.py): too late for env
+    import jax
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+_share_compilations()
+
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

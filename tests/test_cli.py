@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config.model.num_stacks=1", "--config.model.features=32", "--config.model.depth=2",
         "--config.data.image_size=64", "--config.data.heatmap_size=16",
@@ -22,15 +24,34 @@ def _run(args, cache_dir):
   return p.stdout + p.stderr
 
 
-def test_train_then_evaluate(tmp_path, cache_dir):
-  workdir = str(tmp_path / "run")
-  out = _run(["train.py", f"--workdir={workdir}", *TINY], cache_dir)
+# One train.py run serves both tests below: test_train_then_evaluate reads its outputs, and it
+# is the uninterrupted run that test_killed_run_resumes_to_the_same_weights compares a killed
+# and resumed run against (every process of the session shares one XLA compilation cache,
+# tests/conftest.py, so only the first compiles). 20 steps, checkpoints every 2: the kill lands
+# after the first checkpoint with 18 steps to spare (a compiled tiny step takes well under a
+# second, so a smaller margin could let the run finish before the kill); validation at the last
+# step only.
+STEPS = 20
+RUN = [*TINY, f"--config.train.num_steps={STEPS}", f"--config.train.eval_every={STEPS}"]
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory, cache_dir):
+  """train.py from scratch, never interrupted: (workdir, its printed output)."""
+  workdir = str(tmp_path_factory.mktemp("straight") / "run")
+  return workdir, _run(["train.py", f"--workdir={workdir}", *RUN], cache_dir)
+
+
+def test_train_then_evaluate(straight_run, tmp_path, cache_dir):
+  workdir, out = straight_run
   assert "PCKh@0.5" in out and "Mean" in out
-  assert os.path.isdir(os.path.join(workdir, "checkpoints", "4"))
+  assert f"step {STEPS}: validation PCKh@0.5 Total" in out
+  assert os.path.isdir(os.path.join(workdir, "checkpoints", str(STEPS)))
   assert os.listdir(os.path.join(workdir, "tensorboard"))
   with open(os.path.join(workdir, "eval", "synthetic_pose_validation.json")) as f:
     doc = json.load(f)
-  assert doc["step"] == 4 and doc["dataset"] == "synthetic_pose" and doc["split"] == "validation"
+  assert doc["step"] == STEPS and doc["dataset"] == "synthetic_pose"
+  assert doc["split"] == "validation"
   assert set(doc["metrics"]["PCKh@0.5"]) == {"Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee",
                                              "Ankle", "UBody", "Total", "Mean"}
   out = _run(["evaluate.py", f"--workdir={workdir}", "--flip", "--split=test"], cache_dir)
@@ -66,7 +87,7 @@ def test_unknown_config_key_is_rejected(tmp_path, cache_dir):
   assert p.returncode != 0 and "num_stackz" in p.stderr
 
 
-def test_killed_run_resumes_to_the_same_weights(tmp_path, cache_dir):
+def test_killed_run_resumes_to_the_same_weights(straight_run, tmp_path, cache_dir):
   """SIGKILL after the first checkpoint, run again: same final weights as an uninterrupted run."""
   import signal
   import time
@@ -76,11 +97,9 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, cache_dir):
 
   from jaxpose import inference
 
-  args = [*TINY, "--config.train.num_steps=30", "--config.train.checkpoint_every=2",
-          "--config.train.eval_every=0", "--config.train.log_every=10", "--eval=false"]
   env = dict(os.environ, JAXPOSE_CACHE=cache_dir, JAXPOSE_CPU_TUNING="0")
   killed = str(tmp_path / "killed")
-  proc = subprocess.Popen([sys.executable, "train.py", f"--workdir={killed}", *args], cwd=ROOT,
+  proc = subprocess.Popen([sys.executable, "train.py", f"--workdir={killed}", *RUN], cwd=ROOT,
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   first = os.path.join(killed, "checkpoints", "2")
   deadline = time.time() + 300
@@ -89,12 +108,11 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, cache_dir):
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   steps = sorted(int(s) for s in os.listdir(os.path.join(killed, "checkpoints")) if s.isdigit())
-  assert steps and steps[-1] < 30, f"the run was not interrupted (checkpoints {steps})"
-  _run(["train.py", f"--workdir={killed}", *args], cache_dir)
-  straight = str(tmp_path / "straight")
-  _run(["train.py", f"--workdir={straight}", *args], cache_dir)
-  a, b = inference.load(killed), inference.load(straight)
-  assert a.step == b.step == 30
+  assert steps and steps[-1] < STEPS, f"the run was not interrupted (checkpoints {steps})"
+  out = _run(["train.py", f"--workdir={killed}", *RUN], cache_dir)
+  assert f"resumed from {os.path.join(killed, 'checkpoints', str(steps[-1]))}" in out, out[-3000:]
+  a, b = inference.load(killed), inference.load(straight_run[0])
+  assert a.step == b.step == STEPS
   jax.tree_util.tree_map(np.testing.assert_array_equal, a.variables, b.variables)
 
 
