@@ -41,13 +41,7 @@ from jaxpose.errors import ConfigError, DataError, exit_on_user_error
 
 
 def _box_arg(text: str) -> list:
-  try:
-    box = [float(v) for v in text.split(",")]
-  except ValueError:
-    box = []
-  if len(box) != 4:
-    raise argparse.ArgumentTypeError(f"expected x1,y1,x2,y2, got {text!r}")
-  return box
+  return visualize.cli.comma_floats(text, "x1,y1,x2,y2")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -159,14 +159,20 @@ def filters(args) -> str:
   return save_png(fig, args.output or os.path.join(workdir, "eval", "filters_conv1.png"))
 
 
-def _xy(text: str) -> list:
+def comma_floats(text: str, form: str) -> list:
+  """An argparse value of ``len(form.split(","))`` comma-separated numbers, e.g. ``form="x,y"``;
+  else ``ArgumentTypeError`` naming the expected form (shared with ``jaxpose.predict``)."""
   try:
-    xy = [float(v) for v in text.split(",")]
+    values = [float(v) for v in text.split(",")]
   except ValueError:
-    xy = []
-  if len(xy) != 2:
-    raise argparse.ArgumentTypeError(f"expected x,y, got {text!r}")
-  return xy
+    values = []
+  if len(values) != len(form.split(",")):
+    raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}")
+  return values
+
+
+def _xy(text: str) -> list:
+  return comma_floats(text, "x,y")
 
 
 def parser() -> argparse.ArgumentParser:
