@@ -34,6 +34,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.data.shuffle_buffer = 4096
   c.data.cache = True
   c.data.pyramid_levels = 4
+  c.data.limit = 0            # records per split of a real dataset, 0 = all
+  c.data.on_error = "raise"   # a bad record raises naming file, record and field; "skip" drops
+                              # it and reports the count (e.g. FLIC's images absent from a union)
   c.data.part_windows = ml_collections.ConfigDict(
       {"crop": 112, "window": 30, "grid": 8, "beta": 0.3})
   c.data.synthetic = ml_collections.ConfigDict(

@@ -56,6 +56,10 @@ def check_data(config) -> None:
       raise ConfigError(f"data.{key}={data.get(key)!r}: dataset {data.name} has the splits "
                         f"{', '.join(allowed)}")
   _positive(config, "data.image_size", 8)
+  if data.get("on_error", "raise") not in ("raise", "skip"):
+    raise ConfigError(f"data.on_error={data.on_error!r}: must be 'raise' or 'skip'")
+  if int(data.get("limit", 0) or 0) < 0:
+    raise ConfigError(f"data.limit={data.limit}: must be >= 0 (0 = every record)")
   if "heatmap_size" in data:
     _positive(config, "data.heatmap_size")
   if float(data.get("sigma", 1.0)) <= 0:

@@ -25,6 +25,8 @@ def _tiny():
     ("train.grad_clip", float("nan"), r"train.grad_clip=nan: must be >= 0"),
     ("data.name", "coco", r"data.name='coco': known datasets are .*lsp"),
     ("data.eval_split", "dev", r"data.eval_split='dev': dataset synthetic_pose has the splits"),
+    ("data.on_error", "ignore", r"data.on_error='ignore': must be 'raise' or 'skip'"),
+    ("data.limit", -1, r"data.limit=-1: must be >= 0"),
     ("data.image_size", 60, r"data.image_size=60: model hourglass cannot take a 60×60 input"),
     ("data.heatmap_size", 32, r"data.heatmap_size=32, but model 'hourglass' makes 16×16"),
     ("model.num_joints", 14, r"model.num_joints=14, but dataset synthetic_pose .* has 16 joints"),
