@@ -3,8 +3,9 @@
 Performance (see docs/DESIGN.md, "Performance notes"): on XLA's CPU backend the weight gradient of a
 1×1 ``lax.conv`` becomes a slow huge-window convolution, and the gradient of ``nn.max_pool`` is a
 scatter. Writing 1×1 convolutions as a matmul over the channel axis and 2×2 max-pooling as
-reshape + max made the hourglass train step 1.6× faster. Every model should use these helpers
-instead of ``nn.Conv(kernel_size=(1, 1))`` / ``nn.max_pool``.
+reshape + max made the hourglass train step 1.6× faster; the k×k convolutions' kernel gradient
+has the same problem, and ``Conv`` differentiates them by hand (``conv_nhwc``: the train step 2×
+faster again). Every model should use these helpers instead of ``nn.Conv`` / ``nn.max_pool``.
 
 Initialisation: PyTorch's defaults (``nn.Conv2d.reset_parameters``), so that a model trained with a
 PyTorch recipe starts from the same distribution: kernel ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -29,6 +30,7 @@ the losses are float32. In float32 the helpers are exactly ``nn.Conv`` / ``nn.De
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, Sequence
 
@@ -52,18 +54,134 @@ def accumulation_dtype(*operands: jax.Array) -> Any:
   return jnp.float32 if any(jnp.dtype(a.dtype) in _LOW_PRECISION for a in operands) else None
 
 
-def conv_general_dilated(lhs, rhs, *args, preferred_element_type=None, **kwargs):
-  """``lax.conv_general_dilated`` that accumulates bf16 / f16 operands in float32."""
-  return lax.conv_general_dilated(
-      lhs, rhs, *args, preferred_element_type=preferred_element_type or accumulation_dtype(lhs, rhs),
-      **kwargs)
+_NHWC = ("NHWC", "HWIO", "NHWC")
+_FEW_CHANNELS = 32  # below this input width the kernel gradient is one matmul over all taps
 
 
-def dot_general(lhs, rhs, *args, preferred_element_type=None, **kwargs):
-  """``lax.dot_general`` that accumulates bf16 / f16 operands in float32."""
-  return lax.dot_general(
-      lhs, rhs, *args, preferred_element_type=preferred_element_type or accumulation_dtype(lhs, rhs),
-      **kwargs)
+def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                         dimension_numbers=None, feature_group_count=1, batch_group_count=1,
+                         precision=None, preferred_element_type=None):
+  """``lax.conv_general_dilated`` that accumulates bf16 / f16 operands in float32, with a faster
+  gradient for the plain 2-D NHWC convolution every family uses (``conv_nhwc``); anything else
+  (input dilation, groups, other layouts) goes to ``lax.conv_general_dilated`` as it is."""
+  acc = preferred_element_type or accumulation_dtype(lhs, rhs)
+  dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+  plain = (lhs.ndim == 4 and dn == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+           and all(d == 1 for d in (lhs_dilation or (1, 1)))
+           and feature_group_count == 1 and batch_group_count == 1 and precision is None)
+  if not plain:
+    return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                    dimension_numbers, feature_group_count, batch_group_count,
+                                    precision=precision, preferred_element_type=acc)
+  strides = tuple(int(s) for s in window_strides)
+  dilation = tuple(int(d) for d in (rhs_dilation or (1, 1)))
+  if isinstance(padding, str):
+    window = [(k - 1) * d + 1 for k, d in zip(rhs.shape[:2], dilation)]
+    padding = lax.padtype_to_pads(lhs.shape[1:3], window, strides, padding)
+  pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+  return conv_nhwc(lhs, rhs, strides, pads, dilation, None if acc is None else jnp.dtype(acc))
+
+
+def _conv(x, k, strides, pads, dilation, acc):
+  return lax.conv_general_dilated(x, k, strides, pads, rhs_dilation=dilation,
+                                  dimension_numbers=_NHWC, preferred_element_type=acc)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def conv_nhwc(x, k, strides, pads, dilation, acc):
+  """A 2-D convolution, NHWC input and HWIO kernel, explicit ``pads`` ((lo, hi) per spatial axis),
+  kernel ``dilation``, accumulating in ``acc`` (None = the operands' type).
+
+  The forward pass is XLA's convolution. The backward pass is written out, because XLA's CPU
+  backend differentiates the kernel as a convolution whose window is the whole feature map, which
+  ran at 7–12 GFLOP/s where the forward ran at 60–77 (4×64×64×128 → 128, 3×3;
+  benchmarks/conv_grad.py):
+  - the input gradient is the convolution of the (stride-dilated) output gradient with the
+    spatially flipped, in/out-swapped kernel — the transpose XLA would build, but with float32
+    accumulation in mixed precision (jax's own rule takes the cotangent's float32);
+  - the kernel gradient is one matmul per kernel tap, the output gradient (O, B·H'·W') times the
+    tap's strided window of the padded input (B·H'·W', C): k_h·k_w dense matmuls instead of one
+    huge-window convolution; for fewer than 32 input channels (the RGB stems) the windows are
+    laid side by side and multiplied once (B·H'·W', k_h·k_w·C), since a 3-column matmul is slow.
+  In mixed precision both gradients take bf16 operands and accumulate in float32.
+  """
+  return _conv(x, k, strides, pads, dilation, acc)
+
+
+def _conv_nhwc_fwd(x, k, strides, pads, dilation, acc):
+  return _conv(x, k, strides, pads, dilation, acc), (x, k)
+
+
+def _conv_nhwc_bwd(strides, pads, dilation, acc, res, g):
+  x, k = res
+  kh, kw, cin, cout = k.shape
+  b, h, w, _ = x.shape
+  ho, wo = g.shape[1], g.shape[2]
+  g = g.astype(x.dtype)
+  acc_t = jnp.float32 if acc is not None else None
+  # input gradient: a stride-1 convolution of g dilated by the strides with the flipped kernel
+  ke = [(n - 1) * d + 1 for n, d in zip((kh, kw), dilation)]
+  full = [(e - 1 - lo, size + lo - (out - 1) * s - 1)
+          for e, (lo, _), size, out, s in zip(ke, pads, (h, w), (ho, wo), strides)]
+  kt = jnp.flip(k, (0, 1)).swapaxes(2, 3)
+  dx = lax.conv_general_dilated(g, kt, (1, 1), full, lhs_dilation=strides, rhs_dilation=dilation,
+                                dimension_numbers=_NHWC, preferred_element_type=acc_t)
+  # kernel gradient: one (O, N) × (N, C) matmul per tap over its strided window of the input
+  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads)
+               + ((0, 0, 0),))
+  gt = g.reshape(-1, cout).T
+  (sh, sw), (dh, dw) = strides, dilation
+  wins = [lax.slice(xp, (0, i * dh, j * dw, 0),
+                    (b, i * dh + (ho - 1) * sh + 1, j * dw + (wo - 1) * sw + 1, cin), (1, sh, sw, 1))
+          .reshape(-1, cin) for i in range(kh) for j in range(kw)]
+  if cin < _FEW_CHANNELS:  # a thin matmul per tap is slow: all taps side by side, one matmul
+    dk = jnp.dot(gt, jnp.concatenate(wins, axis=1), preferred_element_type=acc_t)
+    dk = dk.reshape(cout, kh, kw, cin).transpose(1, 2, 3, 0)
+  else:
+    dk = jnp.stack([jnp.dot(gt, win, preferred_element_type=acc_t) for win in wins])
+    dk = dk.reshape(kh, kw, cout, cin).swapaxes(2, 3)
+  return dx.astype(x.dtype), dk.astype(k.dtype)
+
+
+conv_nhwc.defvjp(_conv_nhwc_fwd, _conv_nhwc_bwd)
+
+
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, **kwargs):
+  """``lax.dot_general`` that accumulates bf16 / f16 operands in float32. ``Dense``'s matmul
+  (the last axis of ``lhs`` with the first of a 2-D ``rhs``) in low precision goes through
+  ``matmul``, whose gradients are low-precision matmuls too."""
+  acc = preferred_element_type or accumulation_dtype(lhs, rhs)
+  (contract, batch) = dimension_numbers
+  if (acc is not None and rhs.ndim == 2 and precision is None and not kwargs
+      and tuple(map(tuple, contract)) == ((lhs.ndim - 1,), (0,)) and not any(map(len, batch))):
+    return matmul(lhs, rhs)
+  return lax.dot_general(lhs, rhs, dimension_numbers, precision=precision,
+                         preferred_element_type=acc, **kwargs)
+
+
+@jax.custom_vjp
+def matmul(a, k):
+  """``a @ k`` over ``a``'s last axis, accumulated in float32 (float32 result) — for bf16 / f16
+  operands. Its gradients cast the float32 cotangent to the operands' type and accumulate in
+  float32 as well, where jax's own rule would multiply a float32 cotangent by the bf16 operand
+  (a float32 matmul)."""
+  return jnp.dot(a, k, preferred_element_type=jnp.float32)
+
+
+def _matmul_fwd(a, k):
+  return matmul(a, k), (a, k)
+
+
+def _matmul_bwd(res, g):
+  a, k = res
+  g = g.astype(a.dtype)
+  da = jnp.dot(g, k.T, preferred_element_type=jnp.float32)
+  dk = jnp.dot(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]),
+               preferred_element_type=jnp.float32)
+  return da.astype(a.dtype), dk.astype(k.dtype)
+
+
+matmul.defvjp(_matmul_fwd, _matmul_bwd)
 
 
 class Conv(nn.Conv):
@@ -120,7 +238,7 @@ class Conv1x1(nn.Module):
     cin = x.shape[-1]
     kernel = self.param("kernel", torch_kernel_init(), (cin, self.features), self.param_dtype)
     a, k = x.reshape(-1, cin).astype(self.dtype), kernel.astype(self.dtype)
-    y = jnp.dot(a, k, preferred_element_type=accumulation_dtype(a, k))
+    y = matmul(a, k) if accumulation_dtype(a, k) is not None else jnp.dot(a, k)
     if self.use_bias:
       bias = self.param("bias", torch_bias_init(cin), (self.features,), self.param_dtype)
       y = y + bias.astype(y.dtype)
