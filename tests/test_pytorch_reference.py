@@ -161,3 +161,18 @@ def test_loading_refuses_a_different_network(bench, torch, tiny_case):
   c.model.num_stacks = 2
   with pytest.raises(ValueError, match="differ"):
     bench.load_jaxpose_variables(bench.torch_model(c), variables)
+
+
+def test_profile_step_classifies_every_traced_instruction(bench, tmp_path):
+  """benchmarks/profile_step.py: a traced tiny train step yields time for many HLO instructions,
+  each classified from the compiled HLO, with convolutions and dots among them."""
+  profile_step = importlib.import_module("profile_step")
+  step = bench.train_step.CompiledStep(_tiny())
+  step.run(1)
+  per_op, kinds, times = profile_step.profile(step, 2, str(tmp_path))
+  assert len(times) == 2 and len(per_op) > 10
+  assert all(t >= 0 for t in per_op.values())
+  unknown = [op for op in per_op if op not in kinds]
+  assert not unknown, unknown
+  seen = {kinds[op] for op in per_op}
+  assert any("convolution" in k for k in seen) and any("dot" in k for k in seen), seen
