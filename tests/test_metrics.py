@@ -515,3 +515,9 @@ def test_mpii_format_errors(tmp_path):
   scipy.io.savemat(bad, {"pos_gt_src": np.zeros((16, 2, 3))})
   with pytest.raises(mpii_format.FormatError, match="jnt_missing"):
     mpii_format.read_gt_valid(bad)
+
+
+def test_small_values_keep_three_decimals():
+  """Table 3's errors (0.131 vs 0.284) print with their third digit, percentages with two."""
+  text = format_table("Regression-error", {"Error": 0.1314, "Total": 53.217, "Zero": 0.0})
+  assert "0.131" in text and "53.22" in text and "0.00" in text

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from jaxpose.evaluation.metrics import compute_metrics
+from jaxpose.evaluation import tables
 from jaxpose.evaluation.tables import format_table
 
 
@@ -60,7 +61,7 @@ def format_results(results: dict) -> str:
     if items:
       label = "per part" if title.startswith("PCP") else "per joint"
       lines.append(f"  {label}: " + ", ".join(
-          f"{j} {'-' if np.isnan(v) else f'{v:.1f}'}" for j, v in items.items()))
+          f"{j} {tables.number(v, 1)}" for j, v in items.items()))
   return "\n".join(lines)
 
 

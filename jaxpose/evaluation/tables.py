@@ -104,9 +104,17 @@ def format_table(title: str, row: dict, width: int = 9) -> str:
   first = max(12, len(title) + 2)
   widths = [max(width, len(c) + 2) for c in row]
   head = f"{title:<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(row, widths))
-  vals = f"{'':<{first}}" + "".join(
-      f"{'-':>{w}}" if _isnan(v) else f"{v:>{w}.2f}" for v, w in zip(row.values(), widths))
+  vals = f"{'':<{first}}" + "".join(f"{number(v):>{w}}" for v, w in zip(row.values(), widths))
   return head + "\n" + vals
+
+
+def number(v, decimals: int = 2) -> str:
+  """A table value: ``decimals`` places, three for a magnitude below 1 (Li et al.'s errors,
+  0.131 against 0.284, would otherwise lose their last digit), "-" for NaN."""
+  if _isnan(v):
+    return "-"
+  v = float(v)
+  return f"{v:.{3 if 0 < abs(v) < 1 else decimals}f}"
 
 
 def _isnan(v) -> bool:
