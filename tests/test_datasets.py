@@ -100,16 +100,22 @@ def test_builders_are_made_from_the_table_under_their_old_names():
 
 
 def test_cache_key_hashes_the_tables_annotation_files(tmp_path, monkeypatch):
-  """The scheme of the key is unchanged (prepared copies stay valid) and the files it
-  hashes are the table's."""
+  """The scheme of the key (folder, the readers' code, the table's annotation files) and the
+  files it hashes; a change to a reader's code changes the key."""
   from jaxpose.data.builders import real
   root = str(tmp_path)
   with open(os.path.join(root, "joints.mat"), "wb") as f:
     f.write(b"12345")
   st = os.stat(os.path.join(root, "joints.mat"))
   h = hashlib.sha1(os.path.abspath(root).encode())
+  h.update(hashlib.sha1(real._reader_code()).digest())
   h.update(f"joints.mat:{st.st_size}:{st.st_mtime_ns}".encode())
   assert real.fingerprint("lsp", root, 2, "skip") == f"r{h.hexdigest()[:12]}_n2_skip"
+  code = real._reader_code()
+  assert b"def buffy_test_box" in code and b"class PoseRecord" in code
+  monkeypatch.setattr(real, "_reader_code", lambda: code + b"# changed")
+  assert real.fingerprint("lsp", root, 2, "skip") != f"r{h.hexdigest()[:12]}_n2_skip"
+  monkeypatch.undo()
   assert sources.get("mpii").annotation_files == (
       "mpii_annotations.json.gz", "mpii_annotations.json", os.path.join("annot", "train.json"),
       os.path.join("annot", "valid.json"), "valid.h5", "gt_valid.mat",

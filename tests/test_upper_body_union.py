@@ -219,17 +219,37 @@ def test_buffy_test_box_on_a_hand_built_torso():
   joints[:, 2] = 1
   joints[J["nose"], :2], joints[J["neck"], :2] = (100, 38), (100, 58)
   joints[J["l_shoulder"], :2], joints[J["r_shoulder"], :2] = (130, 62), (80, 62)
-  center, scale = upper_body.buffy_test_box(joints, np.ones(8), "x")
+  center, scale = upper_body.buffy_test_box(joints, np.ones(8), "x", calibrated=False)
   # window: shoulder span 50 × head length 2·20 = 40 → 85 × 168 → the 168-px square about
   # the shoulder midpoint, framed like a joint box (BOX_FACTOR).
   np.testing.assert_allclose(center, [105, 62])
   assert scale == pytest.approx(common.BOX_FACTOR * 4.2 * 40 / 200)
+  # calibrated (the default): 1/1.618 of that side, moved down by 0.091 of the uncalibrated side
+  c2, s2 = upper_body.buffy_test_box(joints, np.ones(8), "x")
+  np.testing.assert_allclose(c2, [105, 62 + 0.091 * 200 * scale])
+  assert s2 == pytest.approx(scale / 1.618)
   # A wide window (shoulders 200 apart, head length 10): the width decides.
   joints[J["l_shoulder"], :2], joints[J["r_shoulder"], :2] = (205, 62), (5, 62)
   joints[J["nose"], :2] = (100, 53)
-  center, scale = upper_body.buffy_test_box(joints, np.ones(8), "x")
+  center, scale = upper_body.buffy_test_box(joints, np.ones(8), "x", calibrated=False)
   np.testing.assert_allclose(center, [105, 62])
   assert scale == pytest.approx(common.BOX_FACTOR * 1.7 * 200 / 200)
+
+
+def test_buffy_calibration_is_what_the_train_episodes_measure():
+  """BUFFY_CALIBRATION re-measured on the released Buffy train episodes (skips without them):
+  the medians of joint-box side / scaled proxy side and of the centre offset."""
+  root = data_root("buffy")
+  if not os.path.isdir(root):
+    pytest.skip(f"no Buffy data at {root}")
+  ratio, shift = [], []
+  for r in sources.read_split("buffy_upper_body", "train", root):
+    c, s = upper_body.buffy_test_box(r.joints, r.valid, "x", calibrated=False)
+    jc, js = common.box_center_scale(r.joints[:, :2], r.valid)
+    ratio.append(js / s)
+    shift.append((jc[1] - c[1]) / (200 * s))
+  assert upper_body.BUFFY_CALIBRATION[0] == pytest.approx(np.median(ratio), abs=2e-3)
+  assert upper_body.BUFFY_CALIBRATION[1] == pytest.approx(np.median(shift), abs=2e-3)
 
 
 def test_flic_test_box_is_the_scaled_torso_box():
@@ -355,10 +375,16 @@ def test_released_union():
 
 @needs_data
 def test_released_test_boxes_hold_the_people():
-  for name, n in (("buffy_upper_body", 276), ("flic_upper_body", 1016)):
+  """FLIC's scaled torso boxes hold every joint at the default pad. Buffy's train-calibrated
+  boxes frame people as tightly as the training crops at the median, so some arms reach out of
+  them: measured 98.9% of the joints inside the default-pad crop, 93.1% inside HMLPE's (pad 1)."""
+  for name, n, pad, share in (("buffy_upper_body", 276, 1.25, 0.985),
+                              ("buffy_upper_body", 276, 1.0, 0.925),
+                              ("flic_upper_body", 1016, 1.25, 1.0)):
     test = sources.read_split(name, "test")
     assert len(test) == n
     j = np.stack([r.joints[:, :2] for r in test])
     c = np.stack([r.center for r in test])
-    half = np.array([100 * r.scale * 1.25 for r in test])  # the crop at the default pad
-    assert (np.abs(j - c[:, None]) <= half[:, None, None]).all()
+    half = np.array([100 * r.scale * pad for r in test])
+    inside = (np.abs(j - c[:, None]) <= half[:, None, None]).all(-1)
+    assert inside.mean() >= share, (name, pad, inside.mean())

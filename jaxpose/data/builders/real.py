@@ -9,9 +9,10 @@ nothing to download). Builder names carry a ``jaxpose_`` prefix (TFDS already ha
 ``flic``); the annotation files of the cache key come from the table too.
 
 Cache key: the builder config name is a digest of the absolute data folder, the size and
-modification time of every annotation file the reader may use, ``limit`` and
-``on_error`` — pointing ``data.root`` elsewhere, editing an annotation file or changing
-the subset builds a new copy under ``data_dir`` instead of serving a stale one. Images are
+modification time of every annotation file the reader may use, the readers' own source code
+(``jaxpose/data/sources``, ``records.py``), ``limit`` and ``on_error`` — pointing
+``data.root`` elsewhere, editing an annotation file, changing a reader (its test boxes, say) or
+changing the subset builds a new copy under ``data_dir`` instead of serving a stale one. Images are
 not part of the key (replacing image files in place needs a fresh ``data_dir``).
 """
 from __future__ import annotations
@@ -39,9 +40,23 @@ class RealConfig(tfds.core.BuilderConfig):
   on_error: str = "raise"
 
 
+def _reader_code() -> bytes:
+  """The source of every reader (``jaxpose/data/sources/*.py``) and of the record type: a
+  change to how records are read, boxed or validated must not be served from an old copy."""
+  here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  folder = os.path.join(here, "sources")
+  files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))
+  out = b""
+  for path in files + [os.path.join(here, "records.py")]:
+    with open(path, "rb") as f:
+      out += f.read()
+  return out
+
+
 def fingerprint(name: str, root: str, limit: int = 0, on_error: str = "raise") -> str:
   """The cache key described in the module docstring."""
   h = hashlib.sha1(os.path.abspath(root).encode())
+  h.update(hashlib.sha1(_reader_code()).digest())
   for rel in sources.get(name).annotation_files:
     path = os.path.join(root, rel)
     if os.path.isfile(path):

@@ -70,9 +70,16 @@ shorter side gets context on both sides.
   (test 100%), and the box's side is 1.62× (test 1.70×) the longer side of the joint box at
   the median, so test crops frame people ≈ 1.6× looser than training crops. (Scaled about the
   window's own centre, head top to shoulder line, it would be 2.0×; a window of the head part
-  |nose − neck| would match the size but leave a joint outside in 42% of the frames.) These
-  are ground-truth boxes: they correspond to the paper's subset "where the upper body
-  detector predicts the correct bounding box", not to its whole-test-set row.
+  |nose − neck| would match the size but leave a joint outside in 42% of the frames.) The
+  paper's factors were "empirically set according to the training set" so that the scaled
+  detector window stands for the training box; the proxy is not the detector's window, so its
+  factors are set the same way here: ``BUFFY_CALIBRATION`` shrinks the scaled proxy box by
+  the train episodes' median 1.618 and moves it down by their median 0.091 of its side
+  (measured on train only; on test the medians are 1.696 and 0.090). Without it the test
+  crops frame people 1.6× looser than anything the network saw, and the fine-tuned CPU run
+  scored PCP 5.6 / 0.9 on upper / lower arms where the calibrated boxes give 90.4 / 27.5
+  (README). These are ground-truth boxes: they correspond to the paper's subset "where the
+  upper body detector predicts the correct bounding box", not to its whole-test-set row.
 * FLIC (§4.4, ``FLIC_FACTORS`` = 3.5 × 4.5 of "the same torso box as [19]"): FLIC's own
   ``torsobox`` (``flic.torso_boxes``; derived from the annotated torso, ≈ 8 px inside the
   shoulder–hip box), scaled about its centre. The height factor always decides (4.5 h > 3.5 w):
@@ -114,6 +121,11 @@ DERIVED = {"nose": (("head_top", "neck"), ("head_top", "upper_neck")),
            "neck": (("l_shoulder", "r_shoulder"),)}
 
 BUFFY_FACTORS = (1.7, 4.2)  # §4.3 (s_width, s_height) of the upper-body detector window
+# §4.3's factors were "empirically set according to the training set" for the detector's window;
+# set the same way for the head-and-shoulders proxy window (module docstring): on Buffy's train
+# episodes the scaled proxy box is 1.618× the side of the joint box and its centre 0.091 of its
+# side above the joint box's (medians; tests/test_upper_body_union.py re-measures them).
+BUFFY_CALIBRATION = (1 / 1.618, 0.091)  # (side factor, downward shift in scaled-box sides)
 FLIC_FACTORS = (3.5, 4.5)   # §4.4 (s_width, s_height) of the FLIC torso box
 
 # name -> split -> source datasets, in order.
@@ -219,8 +231,11 @@ def paper_box(center, width: float, height: float, factors: tuple[float, float],
   return common.box_center_scale(np.stack([center - half, center + half]), np.ones(2))
 
 
-def buffy_test_box(joints: np.ndarray, valid: np.ndarray, at: str) -> tuple[np.ndarray, float]:
-  """§4.3: the head-and-shoulders proxy window × ``BUFFY_FACTORS`` (module docstring)."""
+def buffy_test_box(joints: np.ndarray, valid: np.ndarray, at: str,
+                   calibrated: bool = True) -> tuple[np.ndarray, float]:
+  """§4.3: the head-and-shoulders proxy window × ``BUFFY_FACTORS``, then (``calibrated``)
+  scaled and shifted by ``BUFFY_CALIBRATION`` so that on the training set it stands where
+  the joint box stands (module docstring)."""
   need = ("nose", "neck", "l_shoulder", "r_shoulder")
   for n in need:
     if valid[UB.index(n)] <= 0:
@@ -230,8 +245,13 @@ def buffy_test_box(joints: np.ndarray, valid: np.ndarray, at: str) -> tuple[np.n
   nose, neck, ls, rs = (xy[UB.index(n)] for n in need)
   width = np.linalg.norm(ls - rs)
   height = 2.0 * np.linalg.norm(nose - neck)
-  return paper_box((ls + rs) / 2, width, height, BUFFY_FACTORS,
-                   f"{at}: field 'joints' (shoulders and head)")
+  center, scale = paper_box((ls + rs) / 2, width, height, BUFFY_FACTORS,
+                            f"{at}: field 'joints' (shoulders and head)")
+  if calibrated:
+    factor, shift = BUFFY_CALIBRATION
+    center = center + np.array([0.0, shift * 200.0 * scale], center.dtype)
+    scale = scale * factor
+  return center, scale
 
 
 def flic_test_box(torsobox: np.ndarray, at: str) -> tuple[np.ndarray, float]:
