@@ -19,7 +19,6 @@ import numpy as np
 
 from jaxpose.evaluation.metrics import compute_metrics
 from jaxpose.evaluation import tables
-from jaxpose.evaluation.tables import format_table
 
 
 def score(predictions: dict, skeleton, metrics, scale_pad: float = 1.25) -> dict:
@@ -56,7 +55,7 @@ def format_results(results: dict) -> str:
     head += ", scales " + ",".join(f"{float(s):g}" for s in results["scales"])
   lines = [head]
   for title, row in results["metrics"].items():
-    lines.append(format_table(title, row))
+    lines.append(tables.format_table(title, row))
     items = results["per_joint"].get(title, {})
     if items:
       label = "per part" if title.startswith("PCP") else "per joint"

@@ -118,14 +118,13 @@ def _conv_nhwc_bwd(strides, pads, dilation, acc, res, g):
   b, h, w, _ = x.shape
   ho, wo = g.shape[1], g.shape[2]
   g = g.astype(x.dtype)
-  acc_t = jnp.float32 if acc is not None else None
   # input gradient: a stride-1 convolution of g dilated by the strides with the flipped kernel
   ke = [(n - 1) * d + 1 for n, d in zip((kh, kw), dilation)]
   full = [(e - 1 - lo, size + lo - (out - 1) * s - 1)
           for e, (lo, _), size, out, s in zip(ke, pads, (h, w), (ho, wo), strides)]
   kt = jnp.flip(k, (0, 1)).swapaxes(2, 3)
   dx = lax.conv_general_dilated(g, kt, (1, 1), full, lhs_dilation=strides, rhs_dilation=dilation,
-                                dimension_numbers=_NHWC, preferred_element_type=acc_t)
+                                dimension_numbers=_NHWC, preferred_element_type=acc)
   # kernel gradient: one (O, N) × (N, C) matmul per tap over its strided window of the input
   xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads)
                + ((0, 0, 0),))
@@ -135,10 +134,10 @@ def _conv_nhwc_bwd(strides, pads, dilation, acc, res, g):
                     (b, i * dh + (ho - 1) * sh + 1, j * dw + (wo - 1) * sw + 1, cin), (1, sh, sw, 1))
           .reshape(-1, cin) for i in range(kh) for j in range(kw)]
   if cin < _FEW_CHANNELS:  # a thin matmul per tap is slow: all taps side by side, one matmul
-    dk = jnp.dot(gt, jnp.concatenate(wins, axis=1), preferred_element_type=acc_t)
+    dk = jnp.dot(gt, jnp.concatenate(wins, axis=1), preferred_element_type=acc)
     dk = dk.reshape(cout, kh, kw, cin).transpose(1, 2, 3, 0)
   else:
-    dk = jnp.stack([jnp.dot(gt, win, preferred_element_type=acc_t) for win in wins])
+    dk = jnp.stack([jnp.dot(gt, win, preferred_element_type=acc) for win in wins])
     dk = dk.reshape(kh, kw, cout, cin).swapaxes(2, 3)
   return dx.astype(x.dtype), dk.astype(k.dtype)
 
