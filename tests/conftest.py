@@ -44,6 +44,15 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 
+def pytest_xdist_auto_num_workers(config):
+  """``-n auto`` (setup.cfg's addopts): one pytest-xdist worker per core, at most 4. The suite
+  is mostly single-threaded XLA compilation and process start-up, so a second worker on a
+  2-core machine nearly halves it; beyond 4, each worker's jax + tensorflow (~1.5 GB) and the
+  subprocess trainings cost more memory than they save time. ``-n N`` overrides, ``-n 0``
+  runs in one process."""
+  return max(1, min(os.cpu_count() or 1, 4))
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory):
   """A private JAXPOSE_CACHE for the session, so tests never touch the user's cache."""
