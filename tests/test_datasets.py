@@ -124,3 +124,40 @@ def test_cache_key_hashes_the_tables_annotation_files(tmp_path, monkeypatch):
   monkeypatch.setitem(sources.DATASETS, "lsp",
                       dataclasses.replace(sources.get("lsp"), annotation_files=("other.txt",)))
   assert real.fingerprint("lsp", root) != before
+
+
+def test_concurrent_first_uses_prepare_a_dataset_once(tmp_path, monkeypatch):
+  """Two loaders of one unprepared dataset at once (the processes of a multi-host job on one
+  machine did this, and the later one failed renaming TFDS's temporary folder): one prepares,
+  the other waits for it and reads the prepared data. The lock is an ``flock`` on a file, which
+  threads with their own open file descriptions contend for just as processes do."""
+  import threading
+  import time
+
+  from jaxpose.data.builders import synthetic
+
+  real_prepare = synthetic.SyntheticPose.download_and_prepare
+  calls = []
+
+  def slow_prepare(self, **kw):  # both loaders find the data absent before either is done
+    calls.append(self.data_dir)
+    time.sleep(1.0)
+    return real_prepare(self, **kw)
+
+  monkeypatch.setattr(synthetic.SyntheticPose, "download_and_prepare", slow_prepare)
+  results, errors = [], []
+
+  def load():
+    try:
+      b = synthetic.load_builder(6, 2, 2, seed=3, image_size=32, data_dir=str(tmp_path))
+      results.append(b.info.splits["train"].num_examples)
+    except Exception as e:  # noqa: BLE001 — reported below
+      errors.append(e)
+
+  threads = [threading.Thread(target=load) for _ in range(2)]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join(timeout=300)
+  assert not errors, errors
+  assert results == [6, 6] and len(calls) == 1, (results, calls)

@@ -7,6 +7,7 @@ is generated.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -14,6 +15,47 @@ import PIL.Image
 import tensorflow_datasets as tfds
 
 from jaxpose.data.records import DataError, PoseRecord
+
+
+@contextlib.contextmanager
+def _exclusive(path: str):
+  """Holds an exclusive ``flock`` on ``path`` (created if absent) across processes."""
+  try:
+    import fcntl
+  except ImportError:  # not POSIX: no lock (one process at a time is then the user's to keep)
+    yield
+    return
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "a") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _prepared(builder) -> bool:
+  return builder.is_prepared() and bool(builder.info.splits)
+
+
+def prepared_builder(make, download_config) -> tfds.core.DatasetBuilder:
+  """``make()``'s builder, prepared (``download_and_prepare``) where it is not yet, by one process
+  at a time. TFDS writes into a temporary folder and renames it at the end, so two processes
+  preparing the same dataset at once (the processes of a multi-host job on one machine or a
+  shared file system, a training next to an evaluation, test workers) made the later rename fail
+  ("Cannot rename ...: destination already exists"). The first takes a lock file next to the
+  version folder and prepares; the others wait for it and then read what it wrote (with a fresh
+  builder, whose dataset info is the prepared one)."""
+  builder = make()
+  if _prepared(builder):
+    return builder
+  path = os.path.join(os.path.dirname(builder.data_dir),
+                      f".{os.path.basename(builder.data_dir)}.prepare.lock")
+  with _exclusive(path):
+    builder = make()
+    if not _prepared(builder):
+      builder.download_and_prepare(download_config=download_config)
+  return builder
 
 
 def features(num_joints: int, image_format: str = "jpeg") -> tfds.features.FeaturesDict:

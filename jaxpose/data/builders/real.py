@@ -144,8 +144,7 @@ def load_builder(name: str, root: Optional[str] = None, data_dir: Optional[str] 
   root = os.path.abspath(sources.default_root(name, root))
   if not os.path.isdir(root):
     raise DataError(f"{name}: data folder not found: {root}")
-  builder = BUILDERS[name](config=make_config(name, root, limit, on_error), data_dir=data_dir)
-  if not builder.is_prepared():
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=root, try_download_gcs=False))
-  return builder
+  config = make_config(name, root, limit, on_error)
+  return base.prepared_builder(
+      lambda: BUILDERS[name](config=config, data_dir=data_dir),
+      tfds.download.DownloadConfig(manual_dir=root, try_download_gcs=False))

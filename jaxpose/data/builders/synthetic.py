@@ -7,7 +7,6 @@ config, so changing any of them builds a new, separate copy instead of reusing a
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import tensorflow_datasets as tfds
 
@@ -70,8 +69,5 @@ def load_builder(train_size: int = 4000, validation_size: int = 500, test_size: 
   config = make_config(train_size, validation_size, test_size, seed, image_size)
   if config.name in SyntheticPose.builder_configs:  # a predefined config is passed by name
     config = config.name
-  builder = SyntheticPose(config=config, data_dir=data_dir)
-  if not os.path.isdir(builder.data_dir) or not builder.info.splits:
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(verify_ssl=False))
-  return builder
+  return base.prepared_builder(lambda: SyntheticPose(config=config, data_dir=data_dir),
+                               tfds.download.DownloadConfig(verify_ssl=False))
