@@ -44,6 +44,7 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest without xdist (-p no:xdist) ignores it
 def pytest_xdist_auto_num_workers(config):
   """``-n auto`` (setup.cfg's addopts): one pytest-xdist worker per core, at most 4. The suite
   is mostly single-threaded XLA compilation and process start-up, so a second worker on a
@@ -97,3 +98,15 @@ def tiny_budget(c):
 @pytest.fixture
 def config(cache_dir):
   return tiny_config()
+
+
+@pytest.fixture
+def one_distributed_job():
+  """Test workers (pytest-xdist) run one ``jax.distributed`` test at a time: the two-process
+  jobs' peers wait on each other in collectives and barriers, and two such jobs on two cores
+  starve each other into time-outs. An ``flock`` on a file in the session's shared folder."""
+  import fcntl
+  with open(os.path.join(os.environ["JAXPOSE_TEST_XLA_CACHE"], "distributed.lock"), "a") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    yield
+    fcntl.flock(f, fcntl.LOCK_UN)

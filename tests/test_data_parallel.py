@@ -19,7 +19,12 @@ def _run(args, devices=1, **kw):
 
 
 def _wait(proc, timeout=300):
-  out, _ = proc.communicate(timeout=timeout)
+  try:
+    out, _ = proc.communicate(timeout=timeout)
+  except subprocess.TimeoutExpired:  # its output says why (a jax.distributed peer that died…)
+    proc.kill()
+    out, _ = proc.communicate()
+    raise AssertionError(f"no exit within {timeout} s; its output:\n{out[-6000:]}") from None
   assert proc.returncode == 0, out
   return out
 
@@ -72,7 +77,7 @@ def test_pmap_on_four_devices_equals_jit(reference, tmp_path):
   assert stats > 4e-3 and update > 0.5, (stats, update)
 
 
-def test_two_processes_with_jax_distributed_equal_one(reference, tmp_path):
+def test_two_processes_with_jax_distributed_equal_one(reference, tmp_path, one_distributed_job):
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
