@@ -47,10 +47,10 @@ if ROOT not in sys.path:
 @pytest.hookimpl(optionalhook=True)  # pytest without xdist (-p no:xdist) ignores it
 def pytest_xdist_auto_num_workers(config):
   """``-n auto`` (setup.cfg's addopts): one pytest-xdist worker per core, at most 4. The suite
-  is mostly single-threaded XLA compilation and process start-up, so a second worker on a
-  2-core machine nearly halves it; beyond 4, each worker's jax + tensorflow (~1.5 GB) and the
-  subprocess trainings cost more memory than they save time. ``-n N`` overrides, ``-n 0``
-  runs in one process."""
+  is mostly single-threaded XLA compilation and process start-up: on a 2-core machine two
+  workers took 34 min where one process had taken 58 (that run partly shared the cores). Each
+  worker holds its own jax + tensorflow (~1.5 GB) besides the trainings it starts, hence the
+  cap. ``-n N`` overrides, ``-n 0`` runs in one process."""
   return max(1, min(os.cpu_count() or 1, 4))
 
 
