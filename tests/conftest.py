@@ -104,9 +104,8 @@ def config(cache_dir):
 def one_distributed_job():
   """Test workers (pytest-xdist) run one ``jax.distributed`` test at a time: the two-process
   jobs' peers wait on each other in collectives and barriers, and two such jobs on two cores
-  starve each other into time-outs. An ``flock`` on a file in the session's shared folder."""
-  import fcntl
-  with open(os.path.join(os.environ["JAXPOSE_TEST_XLA_CACHE"], "distributed.lock"), "a") as f:
-    fcntl.flock(f, fcntl.LOCK_EX)
+  starve each other into time-outs. The datasets' lock (an ``flock``) on a file in the
+  session's shared folder."""
+  from jaxpose.data.builders import base
+  with base.exclusive(os.path.join(os.environ["JAXPOSE_TEST_XLA_CACHE"], "distributed.lock")):
     yield
-    fcntl.flock(f, fcntl.LOCK_UN)

@@ -18,7 +18,7 @@ from jaxpose.data.records import DataError, PoseRecord
 
 
 @contextlib.contextmanager
-def _exclusive(path: str):
+def exclusive(path: str):
   """Holds an exclusive ``flock`` on ``path`` (created if absent) across processes."""
   try:
     import fcntl
@@ -51,7 +51,7 @@ def prepared_builder(make, download_config) -> tfds.core.DatasetBuilder:
     return builder
   path = os.path.join(os.path.dirname(builder.data_dir),
                       f".{os.path.basename(builder.data_dir)}.prepare.lock")
-  with _exclusive(path):
+  with exclusive(path):
     builder = make()
     if not _prepared(builder):
       builder.download_and_prepare(download_config=download_config)
