@@ -6,6 +6,12 @@ rate where XLA's convolution does not; this prints each form's GFLOP/s and its s
 XLA's for the hourglasses' shapes.
 
   python benchmarks/conv_forms.py --reps=5
+  python benchmarks/conv_forms.py --reps=5 --dtype=bfloat16   # bf16 operands, float32 accumulation
+
+``--dtype=bfloat16`` feeds every form bf16 operands with ``preferred_element_type=float32``
+(jaxpose's mixed precision, jaxpose.models.layers "Precision"): on a CPU with AMX / AVX-512 BF16
+that is what reaches the bf16 matrix units from a dot; the line above the table gives the
+machine's 2048² matmul rate in that dtype.
 """
 import os
 import sys
@@ -23,6 +29,7 @@ from absl import app, flags  # noqa: E402
 from jax import lax  # noqa: E402
 
 flags.DEFINE_integer("reps", 5, "Timed repetitions per form (alternated between the forms).")
+flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Operand dtype (float32 accumulation).")
 FLAGS = flags.FLAGS
 
 # (batch, height, width, in, out): the 2×256 hourglass's 3×3 shapes at batch 4 and the default
@@ -35,15 +42,20 @@ def _padded(x):
   return jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
 
 
+def _dot(a, b):
+  return jnp.dot(a, b, preferred_element_type=jnp.float32)
+
+
 def xla(x, k):
   return lax.conv_general_dilated(x, k, (1, 1), ((1, 1), (1, 1)),
-                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
+                                  dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                  preferred_element_type=jnp.float32)
 
 
 def taps(x, k):
   b, h, w, c = x.shape
   xp = _padded(x)
-  out = sum(jnp.dot(xp[:, i:i + h, j:j + w].reshape(-1, c), k[i, j])
+  out = sum(_dot(xp[:, i:i + h, j:j + w].reshape(-1, c), k[i, j])
             for i in range(3) for j in range(3))
   return out.reshape(b, h, w, -1)
 
@@ -52,14 +64,14 @@ def im2col(x, k):
   b, h, w, c = x.shape
   xp = _padded(x)
   cols = jnp.concatenate([xp[:, i:i + h, j:j + w] for i in range(3) for j in range(3)], -1)
-  return jnp.dot(cols.reshape(-1, 9 * c), k.reshape(9 * c, -1)).reshape(b, h, w, -1)
+  return _dot(cols.reshape(-1, 9 * c), k.reshape(9 * c, -1)).reshape(b, h, w, -1)
 
 
 def rows(x, k):
   b, h, w, c = x.shape
   xp = _padded(x)
   wide = jnp.concatenate([xp[:, :, j:j + w] for j in range(3)], -1)  # (b, h + 2, w, 3c)
-  out = sum(jnp.dot(wide[:, i:i + h].reshape(-1, 3 * c), k[i].reshape(3 * c, -1))
+  out = sum(_dot(wide[:, i:i + h].reshape(-1, 3 * c), k[i].reshape(3 * c, -1))
             for i in range(3))
   return out.reshape(b, h, w, -1)
 
@@ -69,21 +81,22 @@ FORMS = dict(xla=xla, taps=taps, im2col=im2col, rows=rows)
 
 def main(argv):
   del argv
-  a = jnp.ones((2048, 2048))
-  mm = jax.jit(lambda a: a @ a)
+  dtype = jnp.dtype(FLAGS.dtype)
+  a = jnp.ones((2048, 2048), dtype)
+  mm = jax.jit(lambda a: _dot(a, a))
   mm(a).block_until_ready()
   t = time.perf_counter()
   for _ in range(10):
     y = mm(a)
   y.block_until_ready()
-  print(f"2048² fp32 matmul: {10 * 2 * 2048 ** 3 / (time.perf_counter() - t) / 1e9:.0f} GFLOP/s")
+  print(f"2048² {FLAGS.dtype} matmul (float32 accumulation): {10 * 2 * 2048 ** 3 / (time.perf_counter() - t) / 1e9:.0f} GFLOP/s")
   for b, h, w, c, o in SHAPES:
-    x = jax.random.normal(jax.random.PRNGKey(0), (b, h, w, c))
-    k = jax.random.normal(jax.random.PRNGKey(1), (3, 3, c, o)) * 0.1
+    x = jax.random.normal(jax.random.PRNGKey(0), (b, h, w, c)).astype(dtype)
+    k = (jax.random.normal(jax.random.PRNGKey(1), (3, 3, c, o)) * 0.1).astype(dtype)
     jitted = {n: jax.jit(f) for n, f in FORMS.items()}
     ref = np.asarray(jitted["xla"](x, k))
     for f in jitted.values():  # the forms agree before any is timed
-      np.testing.assert_allclose(np.asarray(f(x, k)), ref, rtol=1e-3, atol=1e-3)
+      np.testing.assert_allclose(np.asarray(f(x, k)), ref, rtol=1e-2, atol=1e-2)
     flops = 2 * b * h * w * c * o * 9
     inner = max(1, int(2e9 / flops))
     times = {n: [] for n in jitted}

@@ -13,13 +13,6 @@ from jaxpose import skeleton as skel
 from jaxpose import visualize as vis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_DATA = ["--config.data.name=synthetic_pose", "--config.data.image_size=64",
-             "--config.data.heatmap_size=16", "--config.data.synthetic.train_size=48",
-             "--config.data.synthetic.validation_size=16", "--config.data.synthetic.test_size=8",
-             "--config.data.synthetic.image_size=96", "--config.train.batch_size=8",
-             "--config.train.num_steps=2", "--config.train.log_every=1",
-             "--config.train.eval_every=0", "--config.train.checkpoint_every=2",
-             "--config.train.schedule.warmup_steps=0", "--config.eval.batch_size=8", "--eval=false"]
 TOY = skel.Skeleton(name="toy", joints=("l_hand", "r_hand", "head"), flip_pairs=((0, 1),),
                     limbs=((0, 2), (1, 2)))
 GREY = (90, 90, 90)
@@ -179,21 +172,30 @@ def test_crop_helper_agrees_with_the_pipeline(config):
 
 # --------------------------------------------------------------------------------- CLI
 
+def _train(tmp_path_factory, name, module, **model):
+  """A 2-step tiny run trained in this process (the CLI under test is jaxpose.visualize, not
+  train.py, whose own CLI tests/test_cli.py covers)."""
+  import importlib
+  from conftest import tiny_budget
+  from jaxpose.training import loop
+  config = tiny_budget(importlib.import_module(f"configs.{module}").get_config())
+  config.data.update(name="synthetic_pose", heatmap_size=16)
+  config.train.update(num_steps=2, log_every=1, eval_every=0, checkpoint_every=2)
+  config.model.update(model)
+  workdir = str(tmp_path_factory.mktemp(name) / "run")
+  loop.train(config, workdir)
+  return workdir
+
+
 @pytest.fixture(scope="module")
 def msn_workdir(tmp_path_factory, cache_dir):
-  workdir = str(tmp_path_factory.mktemp("msn") / "run")
-  _run(["train.py", "--config=configs/msn_mpii.py", f"--workdir={workdir}", *TINY_DATA,
-        "--config.model.num_stacks=2", "--config.model.features=16", "--config.model.depth=2",
-        "--config.model.supervised_scales=2", "--config.data.synthetic.image_size=96"], cache_dir)
-  return workdir
+  return _train(tmp_path_factory, "msn", "msn_mpii", num_stacks=2, features=16, depth=2,
+                supervised_scales=2)
 
 
 @pytest.fixture(scope="module")
 def hourglass_workdir(tmp_path_factory, cache_dir):
-  workdir = str(tmp_path_factory.mktemp("hg") / "run")
-  _run(["train.py", f"--workdir={workdir}", *TINY_DATA, "--config.model.num_stacks=1",
-        "--config.model.features=16", "--config.model.depth=2"], cache_dir)
-  return workdir
+  return _train(tmp_path_factory, "hg", "default", num_stacks=1, features=16, depth=2)
 
 
 def test_heatmaps_cli_on_an_msn_checkpoint(msn_workdir, cache_dir, tmp_path):
