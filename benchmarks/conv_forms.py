@@ -1,7 +1,9 @@
-"""The 3×3 convolution's forward pass in four forms on XLA's CPU backend, alternated rep by rep:
-XLA's convolution (what ``layers.conv_nhwc`` runs), the sum of nine per-tap matmuls over shifted
-windows, im2col (the nine windows side by side, one matmul) and the three row shifts of a
-three-tap-wide input (three matmuls). Issue #20 asked whether a matmul form reaches the matrix
+"""The 3×3 convolution's forward pass in six forms on XLA's CPU backend, alternated rep by rep:
+XLA's convolution (what ``layers.conv_nhwc`` runs in float32), the sum of nine per-tap matmuls over
+shifted windows, im2col (the nine windows side by side, one matmul), the three row shifts of a
+three-tap-wide input (three matmuls; what ``layers._conv_rows`` runs in bf16), "outtaps" (one
+(N, C) × (C, 9·O) matmul, then the sum of nine shifted slices of its output) and "flat" (nine
+taps on contiguous offsets of the flattened padded input, no window copies). Issue #20 asked whether a matmul form reaches the matrix
 rate where XLA's convolution does not; this prints each form's GFLOP/s and its speed relative to
 XLA's for the hourglasses' shapes.
 
@@ -76,7 +78,24 @@ def rows(x, k):
   return out.reshape(b, h, w, -1)
 
 
-FORMS = dict(xla=xla, taps=taps, im2col=im2col, rows=rows)
+def outtaps(x, k):
+  b, h, w, c = x.shape
+  o = k.shape[-1]
+  y = _dot(x.reshape(-1, c), k.transpose(2, 0, 1, 3).reshape(c, 9 * o)).reshape(b, h, w, 3, 3, o)
+  yp = _padded(y.reshape(b, h, w, 9 * o)).reshape(b, h + 2, w + 2, 3, 3, o)
+  return sum(yp[:, i:i + h, j:j + w, i, j] for i in range(3) for j in range(3))
+
+
+def flat(x, k):
+  b, h, w, c = x.shape
+  xf = jnp.pad(x, ((0, 0), (1, 2), (1, 1), (0, 0))).reshape(b, (h + 3) * (w + 2), c)
+  n = h * (w + 2)
+  out = sum(_dot(xf[:, i * (w + 2) + j:i * (w + 2) + j + n], k[i, j])
+            for i in range(3) for j in range(3))
+  return out.reshape(b, h, w + 2, -1)[:, :, :w]
+
+
+FORMS = dict(xla=xla, taps=taps, im2col=im2col, rows=rows, outtaps=outtaps, flat=flat)
 
 
 def main(argv):

@@ -71,10 +71,45 @@ def test_mixed_precision_backward_accumulates_in_float32():
       lambda x, k: layers.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_DN),
       x, k)[1](g)).lower(xb, kb).as_text()
   ops = [l for l in hlo.splitlines() if "stablehlo.convolution" in l or "stablehlo.dot_general" in l]
-  assert len(ops) == 1 + 9, ops          # the input-gradient convolution and one matmul per tap
+  # the input gradient in the row-shift form (one matmul per kernel row), one matmul per tap for
+  # the kernel gradient
+  assert len(ops) == 3 + 9, ops
   for line in ops:
     operands, result = line.rsplit(" : ", 1)[1].split("->")
     assert operands.count("bf16") == 2 and "f32" in result, line
+
+
+@pytest.mark.parametrize("shape,kernel,padding", [
+    ((2, 9, 8, 5), (3, 3), ((1, 1), (1, 1))),
+    ((1, 12, 11, 3), (7, 7), ((3, 3), (3, 3))),
+    ((1, 10, 9, 4), (3, 5), ((0, 2), (1, 3))),     # non-square kernel, asymmetric padding
+    ((2, 8, 8, 6), (3, 3), ((0, 0), (0, 0))),
+])
+def test_rows_form_equals_xla_convolution(shape, kernel, padding, monkeypatch):
+  """bf16 stride-1 k×k convolutions run as row-shift matmuls (``_conv_rows``); value and both
+  gradients equal those of XLA's convolution on the same bf16 operands (``ROWS_LOW_PRECISION``
+  off) to float32-accumulation precision, and the rows form really has no convolution op left."""
+  kx, kk = jax.random.split(jax.random.PRNGKey(4))
+  x = jax.random.normal(kx, shape).astype(jnp.bfloat16)
+  k = (jax.random.normal(kk, (*kernel, shape[-1], 6)) * 0.2).astype(jnp.bfloat16)
+  out_shape = jax.eval_shape(lambda: layers.conv_general_dilated(
+      x, k, (1, 1), padding, dimension_numbers=_DN)).shape
+  w = jax.random.normal(jax.random.PRNGKey(5), out_shape)
+  loss = lambda x, k: jnp.sum(layers.conv_general_dilated(
+      x, k, (1, 1), padding, dimension_numbers=_DN) * w)
+  fn = lambda: jax.jit(jax.value_and_grad(loss, (0, 1)))
+  got = fn()(x, k)
+  hlo = fn().lower(x, k).as_text()
+  assert "stablehlo.convolution" not in hlo
+  monkeypatch.setattr(layers, "ROWS_LOW_PRECISION", False)
+  want = fn()(x, k)
+  assert "stablehlo.convolution" in fn().lower(x, k).as_text()
+  (v, (dx, dk)), (rv, (rdx, rdk)) = got, want
+  assert v.dtype == jnp.float32 and dx.dtype == jnp.bfloat16 and dk.dtype == jnp.bfloat16
+  np.testing.assert_allclose(v, rv, rtol=1e-4)
+  for a, b in ((dx, rdx), (dk, rdk)):
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-2 * np.abs(b).max())
 
 
 def test_other_convolutions_keep_lax():

@@ -82,9 +82,36 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
   return conv_nhwc(lhs, rhs, strides, pads, dilation, None if acc is None else jnp.dtype(acc))
 
 
-def _conv(x, k, strides, pads, dilation, acc):
-  return lax.conv_general_dilated(x, k, strides, pads, rhs_dilation=dilation,
-                                  dimension_numbers=_NHWC, preferred_element_type=acc)
+ROWS_LOW_PRECISION = True  # bf16 / f16 stride-1 k×k: the row-shift matmul form (_conv_rows)
+
+
+def _conv(x, k, strides, pads, dilation, acc, lhs_dilation=(1, 1)):
+  if (ROWS_LOW_PRECISION and jnp.dtype(x.dtype) in _LOW_PRECISION and k.shape[1] > 1
+      and all(s == 1 for s in (*strides, *dilation, *lhs_dilation))):
+    return _conv_rows(x, k, pads, acc)
+  return lax.conv_general_dilated(x, k, strides, pads, lhs_dilation=lhs_dilation,
+                                  rhs_dilation=dilation, dimension_numbers=_NHWC,
+                                  preferred_element_type=acc)
+
+
+def _conv_rows(x, k, pads, acc):
+  """A stride-1 k_h×k_w convolution as k_h matmuls: the input's k_w column shifts laid side by
+  side (B, H + pads, W', k_w·C), then one (B·H'·W', k_w·C) × (k_w·C, O) matmul per kernel row
+  over its row window, summed. In bf16 with float32 accumulation this ran 1.1–1.5× faster than
+  XLA's convolution on the hourglasses' 3×3 shapes (benchmarks/conv_forms.py, "rows"), whose
+  bf16 convolution does not reach the CPU's bf16 matrix units; in float32 XLA's is faster."""
+  kh, kw, cin, cout = k.shape
+  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads)
+               + ((0, 0, 0),))
+  b, hp, wp, _ = xp.shape
+  ho, wo = hp - kh + 1, wp - kw + 1
+  wide = jnp.concatenate([xp[:, :, j:j + wo] for j in range(kw)], axis=-1)
+  out = None
+  for i in range(kh):
+    y = jnp.dot(wide[:, i:i + ho].reshape(-1, kw * cin), k[i].reshape(kw * cin, cout),
+                preferred_element_type=acc)
+    out = y if out is None else out + y
+  return out.reshape(b, ho, wo, cout)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
@@ -92,13 +119,17 @@ def conv_nhwc(x, k, strides, pads, dilation, acc):
   """A 2-D convolution, NHWC input and HWIO kernel, explicit ``pads`` ((lo, hi) per spatial axis),
   kernel ``dilation``, accumulating in ``acc`` (None = the operands' type).
 
-  The forward pass is XLA's convolution. The backward pass is written out, because XLA's CPU
+  The forward pass is XLA's convolution, except for bf16 / f16 operands at stride 1 with a kernel
+  wider than one column, which run as row-shift matmuls (``_conv_rows``; ``ROWS_LOW_PRECISION``):
+  XLA's CPU convolution does not reach the bf16 matrix units, its dots do. The backward pass is
+  written out, because XLA's CPU
   backend differentiates the kernel as a convolution whose window is the whole feature map, which
   ran at 7–12 GFLOP/s where the forward ran at 60–77 (4×64×64×128 → 128, 3×3;
   benchmarks/conv_grad.py):
   - the input gradient is the convolution of the (stride-dilated) output gradient with the
     spatially flipped, in/out-swapped kernel — the transpose XLA would build, but with float32
-    accumulation in mixed precision (jax's own rule takes the cotangent's float32);
+    accumulation in mixed precision (jax's own rule takes the cotangent's float32); at stride 1 in
+    bf16 it takes the row-shift form too;
   - the kernel gradient is one matmul per kernel tap, the output gradient (O, B·H'·W') times the
     tap's strided window of the padded input (B·H'·W', C): k_h·k_w dense matmuls instead of one
     huge-window convolution; for fewer than 32 input channels (the RGB stems) the windows are
@@ -123,8 +154,7 @@ def _conv_nhwc_bwd(strides, pads, dilation, acc, res, g):
   full = [(e - 1 - lo, size + lo - (out - 1) * s - 1)
           for e, (lo, _), size, out, s in zip(ke, pads, (h, w), (ho, wo), strides)]
   kt = jnp.flip(k, (0, 1)).swapaxes(2, 3)
-  dx = lax.conv_general_dilated(g, kt, (1, 1), full, lhs_dilation=strides, rhs_dilation=dilation,
-                                dimension_numbers=_NHWC, preferred_element_type=acc)
+  dx = _conv(g, kt, (1, 1), full, dilation, acc, lhs_dilation=strides)
   # kernel gradient: one (O, N) × (N, C) matmul per tap over its strided window of the input
   xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads)
                + ((0, 0, 0),))
