@@ -56,15 +56,20 @@ def bf16_matrix_units(flags: frozenset[str] | None = None) -> tuple[str, ...]:
 
 
 def precision_note(dtype: str, backend: str) -> str:
-  """One line for the training log: the computation dtype and, on CPU, whether it has the bf16
-  matrix units that make ``model.dtype=bfloat16`` pay."""
+  """One line for the training log: the computation dtype and, on CPU, whether it has bf16
+  matrix units and what ``model.dtype=bfloat16`` measured there."""
   if backend != "cpu":
     return f"model.dtype={dtype}"
   units = bf16_matrix_units()
   have = f"bf16 matrix units: {', '.join(units)}" if units else "no bf16 matrix units (AVX2 or older)"
   hint = ""
   if units and dtype == "float32":
-    hint = "; --config.model.dtype=bfloat16 would use them"
+    # measured on an AMX Xeon (README, "Benchmarks"): XLA's CPU backend reaches the units from
+    # its dots but not from its convolutions, and the bf16 train step ran 1.05–1.15× slower
+    hint = ("; XLA's CPU bf16 step measured slower than float32 even with them (README, "
+            "Benchmarks), so float32 stays the default")
+  elif units and dtype != "float32":
+    hint = "; on XLA's CPU backend this measured slower than float32 (README, Benchmarks)"
   elif not units and dtype != "float32":
     hint = "; bf16 runs on the fp32 units here, float32 is as fast"
   return f"model.dtype={dtype}; CPU: {have}{hint}"

@@ -120,6 +120,8 @@ def test_precision_note_says_whether_bf16_pays(monkeypatch):
   assert "float32 is as fast" in runtime.precision_note("bfloat16", "cpu")
   assert "no bf16 matrix units" in runtime.precision_note("float32", "cpu")
   monkeypatch.setattr(runtime, "bf16_matrix_units", lambda: ("amx_bf16",))
-  assert "would use them" in runtime.precision_note("float32", "cpu")
+  note = runtime.precision_note("float32", "cpu")
+  assert "amx_bf16" in note and "slower than float32" in note and "float32 stays" in note
+  assert "slower than float32" in runtime.precision_note("bfloat16", "cpu")
   assert "amx_bf16" in runtime.precision_note("bfloat16", "cpu")
   assert runtime.precision_note("bfloat16", "gpu") == "model.dtype=bfloat16"
