@@ -65,11 +65,14 @@ def precision_note(dtype: str, backend: str) -> str:
   hint = ""
   if units and dtype == "float32":
     # measured on an AMX Xeon (README, "Benchmarks"): XLA's CPU backend reaches the units from
-    # its dots but not from its convolutions, and the bf16 train step ran 1.05–1.15× slower
-    hint = ("; XLA's CPU bf16 step measured slower than float32 even with them (README, "
-            "Benchmarks), so float32 stays the default")
+    # its dots, not its convolutions; the default recipe in bf16 trained 1.08× slower, the 2 × 256
+    # hourglass step ran 1.1× faster
+    hint = ("; XLA's CPU bf16 step measured slower than float32 even with them on the default "
+            "config (1.1× faster on the 2 × 256 hourglass; README, Benchmarks), so float32 stays "
+            "the default")
   elif units and dtype != "float32":
-    hint = "; on XLA's CPU backend this measured slower than float32 (README, Benchmarks)"
+    hint = ("; on XLA's CPU backend the default config measured slower than float32, the 2 × 256 "
+            "hourglass 1.1× faster (README, Benchmarks)")
   elif not units and dtype != "float32":
     hint = "; bf16 runs on the fp32 units here, float32 is as fast"
   return f"model.dtype={dtype}; CPU: {have}{hint}"

@@ -94,6 +94,12 @@ def _conv(x, k, strides, pads, dilation, acc, lhs_dilation=(1, 1)):
                                   preferred_element_type=acc)
 
 
+def _pad_hw(x, pads):
+  """Zero-pads an NHWC array's two spatial axes by ``pads`` ((lo, hi) each; negative crops)."""
+  return lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads)
+                 + ((0, 0, 0),))
+
+
 def _conv_rows(x, k, pads, acc):
   """A stride-1 k_h×k_w convolution as k_h matmuls: the input's k_w column shifts laid side by
   side (B, H + pads, W', k_w·C), then one (B·H'·W', k_w·C) × (k_w·C, O) matmul per kernel row
@@ -101,8 +107,7 @@ def _conv_rows(x, k, pads, acc):
   XLA's convolution on the hourglasses' 3×3 shapes (benchmarks/conv_forms.py, "rows"), whose
   bf16 convolution does not reach the CPU's bf16 matrix units; in float32 XLA's is faster."""
   kh, kw, cin, cout = k.shape
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads)
-               + ((0, 0, 0),))
+  xp = _pad_hw(x, pads)
   b, hp, wp, _ = xp.shape
   ho, wo = hp - kh + 1, wp - kw + 1
   wide = jnp.concatenate([xp[:, :, j:j + wo] for j in range(kw)], axis=-1)
@@ -156,8 +161,7 @@ def _conv_nhwc_bwd(strides, pads, dilation, acc, res, g):
   kt = jnp.flip(k, (0, 1)).swapaxes(2, 3)
   dx = _conv(g, kt, (1, 1), full, dilation, acc, lhs_dilation=strides)
   # kernel gradient: one (O, N) × (N, C) matmul per tap over its strided window of the input
-  xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads)
-               + ((0, 0, 0),))
+  xp = _pad_hw(x, pads)
   gt = g.reshape(-1, cout).T
   (sh, sw), (dh, dw) = strides, dilation
   wins = [lax.slice(xp, (0, i * dh, j * dw, 0),
