@@ -27,7 +27,9 @@ def configure(reexec: bool = False) -> None:
       and sys.platform.startswith("linux") and "jax" not in sys.modules:
     tun = os.environ.get("GLIBC_TUNABLES", "")
     os.environ["GLIBC_TUNABLES"] = (tun + ":" if tun else "") + "glibc.malloc.hugetlb=1"
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+    # sys.orig_argv: the command as started (``python train.py``, ``python -m jaxpose.train``,
+    # a console script), which sys.argv alone cannot rebuild for ``-m``
+    os.execv(sys.executable, [sys.executable] + sys.orig_argv[1:])
 
 
 # /proc/cpuinfo flags of the CPU matrix units XLA reaches with bf16 operands and float32

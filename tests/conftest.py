@@ -69,7 +69,7 @@ def cache_dir(tmp_path_factory):
 
 def tiny_config():
   """configs/default.py shrunk to seconds: 64×64 crops, a 1-stack narrow hourglass."""
-  from configs import default
+  from jaxpose.configs import default
   c = default.get_config()
   c.name = "tiny"
   c.model.num_stacks = 1

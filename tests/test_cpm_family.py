@@ -18,7 +18,7 @@ TINY = dict(name="cpm", num_joints=16, num_stages=2, width=2, num_pools=2)
 
 def _config(image_size=32, heatmap_size=8, **model):
   """configs/default.py (synthetic data, 16 joints) with a tiny CPM: 32 px → 8×8 beliefs."""
-  from configs import default
+  from jaxpose.configs import default
   c = default.get_config()
   c.model = ml_collections.ConfigDict(dict(TINY, **model))
   c.data.image_size = image_size

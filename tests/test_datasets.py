@@ -76,7 +76,7 @@ def test_canonical_split_is_the_one_alias_table():
   config = types.SimpleNamespace(data=types.SimpleNamespace(eval_split="test"))
   assert visualize._split(types.SimpleNamespace(split="val"), config) == "validation"
   assert visualize._split(types.SimpleNamespace(split=None), config) == "test"
-  for path in ("evaluate.py", os.path.join("jaxpose", "visualize", "cli.py")):
+  for path in (os.path.join("jaxpose", "evaluate.py"), os.path.join("jaxpose", "visualize", "cli.py")):
     with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), path)) as f:
       assert "_SPLIT_ALIASES" not in f.read(), path
 

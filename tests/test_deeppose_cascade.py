@@ -10,8 +10,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-import configs
-from configs import default
+from jaxpose import configs
+from jaxpose.configs import default
 from jaxpose import checkpoint, inference
 from jaxpose.codecs import cascade
 from jaxpose.training import loop

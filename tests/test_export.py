@@ -154,7 +154,7 @@ def test_coordinate_family_exports_visibility():
   """Any family exports: a coordinate regressor (random weights) gives joints, score and
   visible, equal to the flax model's."""
   import jax
-  from configs import default
+  from jaxpose.configs import default
   from jaxpose import models
   c = default.get_config()
   c.model = {"name": "test_family_contract:TinyCoordNet", "num_joints": 16}

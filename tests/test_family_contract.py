@@ -40,7 +40,7 @@ class TinyCoordNet(nn.Module):
 
 CONFIG = textwrap.dedent('''
     import ml_collections
-    from configs import default
+    from jaxpose.configs import default
     from conftest import tiny_budget
 
 
@@ -92,7 +92,7 @@ def test_a_new_family_member_runs_end_to_end_from_the_command_line(tmp_path, cac
 
 
 def _family(**data):
-  from configs import default
+  from jaxpose.configs import default
   from jaxpose import families
   c = default.get_config()
   c.model = {"name": "test_family_contract:TinyCoordNet", "num_joints": 16}

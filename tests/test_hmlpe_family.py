@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from configs import default
+from jaxpose.configs import default
 from jaxpose import families, models, skeleton as skel
 from jaxpose.config_check import check_metrics
 from jaxpose.errors import ConfigError

@@ -182,7 +182,7 @@ def test_multiscale_loss_hand_built():
 
 def _family(weighting="pixels"):
   """The MSN family of the default config (the loss goes through the family contract)."""
-  from configs import default
+  from jaxpose.configs import default
   from jaxpose.families import MSNFamily
   c = default.get_config()
   c.model.name = "msn"

@@ -337,7 +337,7 @@ def test_train_step_lowers_loss():
   batch = {"image": jnp.asarray(rng.standard_normal((2, 64, 64, 3)), jnp.float32),
            "heatmaps": jnp.asarray(rng.uniform(0, 1, (2, 16, 16, 16)) ** 8, jnp.float32),
            "target_weight": jnp.ones((2, 16), jnp.float32)}
-  from configs import default
+  from jaxpose.configs import default
   from jaxpose.families import HeatmapFamily
   step = jax.jit(make_train_step(model, tx, HeatmapFamily(default.get_config())))
   losses = []

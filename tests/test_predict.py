@@ -210,7 +210,7 @@ def test_predict_batch_on_two_devices(run, tmp_path):
 def test_visibility_of_a_coordinate_family():
   """A coordinate regressor's presence probabilities come back as ``visibility``."""
   import jax
-  from configs import default
+  from jaxpose.configs import default
   from jaxpose import models
   c = default.get_config()
   c.model = {"name": "test_family_contract:TinyCoordNet", "num_joints": 16}

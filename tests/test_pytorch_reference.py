@@ -49,7 +49,7 @@ def _tiny():
 # ------------------------------------------------------------------------ without torch
 
 def test_jaxpose_param_count_of_the_2_stack_256_channel_hourglass(bench):
-  from configs import hourglass
+  from jaxpose.configs import hourglass
   c = hourglass.get_config()
   assert (c.model.num_stacks, c.model.features, c.data.image_size) == (2, 256, 256)
   assert bench.jaxpose_param_count(c) == bench.HOURGLASS_2x256_PARAMS == 6_730_912

@@ -17,8 +17,8 @@ import numpy as np
 import optax
 import pytest
 
-import configs
-from configs import default
+from jaxpose import configs
+from jaxpose.configs import default
 from jaxpose import checkpoint, config_check, families, inference, models
 from jaxpose.errors import ConfigError
 from jaxpose.training import loop, optim

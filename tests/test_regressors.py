@@ -251,7 +251,7 @@ def test_without_the_visibility_head_a_plain_coordinate_regressor():
   """``visibility=False`` (DeepPose's stages): only ``coords``, no fc2/cls_out; the coords family
   then weights the L2 loss by the annotated joints (target_weight), not presence."""
   import ml_collections
-  from configs import default
+  from jaxpose.configs import default
   from jaxpose import families
   m = AlexNet(num_joints=14, width_mult=1 / 16, fc_features=(32, 32), stem_stride=2,
               visibility=False, regression_layers=2)

@@ -93,7 +93,7 @@ def test_limb_sides_of_the_mpii_skeleton():
 
 
 def test_heatmap_columns_pick_the_maps_before_and_after_regression():
-  from configs import default
+  from jaxpose.configs import default
   from jaxpose.families import HeatmapFamily, MSNFamily
   c = default.get_config()
   msn_panels, hg_panels = MSNFamily(c).heatmap_panels, HeatmapFamily(c).heatmap_panels

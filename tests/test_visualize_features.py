@@ -12,7 +12,7 @@ import optax
 import pytest
 from PIL import Image
 
-from configs import default
+from jaxpose.configs import default
 from jaxpose import checkpoint, models
 from jaxpose import skeleton as skel
 from jaxpose import visualize as vis

@@ -10,7 +10,7 @@ torso box scaled by the paper's 3.5 × 4.5 (jaxpose/data/sources/upper_body.py).
 Fine-tuning length the paper leaves open: a tenth of the pre-training learning rate, 50 epochs
 (paper budget) or 1,000 steps of batch 32 (cpu, ≈ 8 passes over FLIC train).
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(budget="paper"):

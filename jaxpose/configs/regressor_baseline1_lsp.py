@@ -5,7 +5,7 @@ for an accelerator. configs.regressor_lsp holds the recipe the four regressors s
 choices the report leaves open), configs.two_phase the two runs of §3.3 and their commands:
 ``--config=configs/regressor_baseline1_lsp.py:1``, then ``:2`` from it.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

@@ -14,8 +14,8 @@ networks share the trunk, the stacking, the seed and the steps; only the heads d
 Each run ends with PCK@0.2, the ten-hard-joint mean of PCK@0.2 and PCP@0.5 on the LSP test split
 (latest checkpoint, single scale, no flip: §4.3 ablations use single-scale testing).
 """
-import configs
-from configs import pbn_lsp
+from jaxpose import configs
+from jaxpose.configs import pbn_lsp
 
 
 def get_config():

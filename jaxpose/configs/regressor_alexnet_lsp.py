@@ -3,7 +3,7 @@ one tower, with an extra max-pooling after conv4, at its 227-pixel input, on LSP
 the shared recipe (SGD settings from Krizhevsky et al. 2012 §5) is configs.regressor_lsp, the two
 phases and their commands configs.two_phase.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

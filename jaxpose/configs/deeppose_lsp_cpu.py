@@ -9,7 +9,7 @@ BatchNorm after every convolution and no dropout (configs.regressor_cpu_budget) 
   python train.py --config=configs/deeppose_lsp_cpu.py:3 --workdir=runs/deeppose_lsp_cpu_s3
   for t in 1 2 3; do python evaluate.py --workdir=runs/deeppose_lsp_cpu_s3 --stage=$t; done
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(stage="1"):

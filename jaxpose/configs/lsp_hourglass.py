@@ -8,8 +8,8 @@ machine; configs/lsp_cpu.py is the reduced recipe that is).
   python train.py --config=configs/lsp_hourglass.py --config.data.root=/path/to/data
 (`data.root` holds `lsp/` and `lspet/` as released; default `$JAXPOSE_DATA`).
 """
-import configs
-from configs import hourglass
+from jaxpose import configs
+from jaxpose.configs import hourglass
 
 
 def get_config():

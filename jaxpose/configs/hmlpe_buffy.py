@@ -11,7 +11,7 @@ detection" setting rather than its whole-test-set row.
 Fine-tuning length the paper leaves open: a tenth of the pre-training learning rate, 50 epochs
 (paper budget) or 1,000 steps of batch 32 (cpu, ≈ 68 passes over the 472 frames).
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(budget="paper"):

@@ -2,7 +2,7 @@
 (configs.regressor_cpu_budget): all 16 convolutions at an eighth of the filters (8 … 64), so fc1
 reads 3×3×64 values at 112 px; 1,024-wide fully connected layers, no BatchNorm.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

@@ -1,8 +1,8 @@
 """Multi-scale supervised network on MPII as Ke et al. 2018 §3: 4 conv-deconv stacks of
 64 channels (§3.2), supervision at GT, GT/2, GT/4, GT/8 (§2.1), global keypoint regression
 (§2.2); Adam 5e-4 with step decay, 100 epochs, the standard augmentation."""
-import configs
-from configs import hourglass
+from jaxpose import configs
+from jaxpose.configs import hourglass
 
 
 def get_config():

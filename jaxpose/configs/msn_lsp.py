@@ -6,8 +6,8 @@ only; LSP is where this library's reduced ablation runs (README, issue #5).
 
   python train.py --config=configs/msn_lsp.py --workdir=runs/msn_lsp
 """
-import configs
-from configs import msn_mpii
+from jaxpose import configs
+from jaxpose.configs import msn_mpii
 
 
 def get_config():

@@ -3,7 +3,7 @@
 The synthetic data stays the default dataset; point it at real data with
 `--config.data.name=... --config.data.root=...` (see configs/lsp_*.py when present).
 """
-from configs import default
+from jaxpose.configs import default
 
 
 def get_config():

@@ -20,8 +20,8 @@ arms; k = 6 gives MPII's Fig. 2b grouping with the legs split). `model.grouping`
   python train.py --config=configs/pbn_lsp.py --config.data.root=/path/to/data
 (`data.root` holds `lsp/` and `lspet/` as released; default `$JAXPOSE_DATA`).
 """
-import configs
-from configs import pbn_mpii
+from jaxpose import configs
+from jaxpose.configs import pbn_mpii
 
 
 def get_config():

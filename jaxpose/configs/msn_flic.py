@@ -8,7 +8,7 @@ evaluated with PCK@0.2 (torso normaliser); Table 2 reports its Elbow and Wrist c
   python train.py --config=configs/msn_flic.py --config.data.root=/path/to/FLIC
   python evaluate.py --workdir=runs/msn_flic --metrics=pck@0.2,flic@20
 """
-from configs import msn_mpii
+from jaxpose.configs import msn_mpii
 
 
 def get_config():

@@ -11,7 +11,7 @@ before (``cascade.previous``, default ``runs/deeppose_lsp_s<s−1>``):
 
 (AlexNet at stride 4 needs ≥ 131 px; 220 is DeepPose's input.)
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(stage="1"):

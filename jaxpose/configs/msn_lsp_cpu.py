@@ -20,8 +20,8 @@ supervised scales and the regression switch change:
 (`supervised_scales=1, regression=False` is the plain stacked hourglass.) Each run ends with
 PCK@0.2, PCP@0.5 and the ten-hard-joint mean on the LSP test split (latest checkpoint, no flip).
 """
-import configs
-from configs import msn_lsp
+from jaxpose import configs
+from jaxpose.configs import msn_lsp
 
 
 def get_config():

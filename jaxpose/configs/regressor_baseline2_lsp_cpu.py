@@ -1,7 +1,7 @@
 """Baseline-2 (configs/regressor_baseline2_lsp.py) in the reduced CPU comparison
 (configs.regressor_cpu_budget); at its paper widths.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

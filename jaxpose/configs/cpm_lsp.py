@@ -41,8 +41,8 @@ scale, no flip (the release's benchmark searches scales instead: ``evaluate.py -
 """
 import ml_collections
 
-import configs
-from configs import default
+from jaxpose import configs
+from jaxpose.configs import default
 
 RELEASE_LR, RELEASE_WEIGHT_DECAY = 8e-5, 5e-4
 

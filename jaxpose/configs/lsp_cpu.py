@@ -19,8 +19,8 @@ configs/lsp_hourglass.py (8 stacks, 256×256, 200 epochs) to what a CPU hour aff
 
 `data.root` (default `$JAXPOSE_DATA`, else ../shared/data) holds `lsp/` and `lspet/` as released.
 """
-import configs
-from configs import default
+from jaxpose import configs
+from jaxpose.configs import default
 
 
 def get_config():

@@ -1,4 +1,58 @@
-"""Recipes (``get_config()`` per file) and the blocks several of them share."""
+"""Recipes (``get_config()`` per file) and the blocks several of them share.
+
+The recipes ship inside the package (``jaxpose/configs/*.py``; the checkout's ``configs/`` is a
+link to this folder), so an installed jaxpose trains any of them by name
+(``jaxpose-train --config=lsp_cpu``), and a user's own config file anywhere builds on them::
+
+  from jaxpose import configs
+  from jaxpose.configs import default
+
+  def get_config():
+    c = default.get_config()
+    configs.lsp_protocol(c)
+    configs.cpu_budget(c, features=64, steps=2000)
+    return c
+"""
+import os
+import re
+
+from jaxpose.errors import ConfigError
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def path(name: str) -> str:
+  """The file of the packaged recipe ``name`` (``"lsp_cpu"`` → ``…/jaxpose/configs/lsp_cpu.py``)."""
+  return os.path.join(_HERE, name + ".py")
+
+
+def names() -> tuple[str, ...]:
+  """The packaged recipes, sorted."""
+  return tuple(sorted(f[:-3] for f in os.listdir(_HERE)
+                      if f.endswith(".py") and not f.startswith("_")))
+
+
+def resolve(value: str) -> str:
+  """A ``--config`` value (``FILE[:ARG]`` or ``NAME[:ARG]``) with a packaged recipe's name replaced
+  by its file; a value that is neither an existing file nor a recipe is a ``ConfigError``."""
+  file, sep, arg = value.partition(":")
+  if os.path.isfile(file):
+    return value
+  if re.fullmatch(r"[A-Za-z_]\w*", file) and os.path.isfile(path(file)):
+    return path(file) + sep + arg
+  raise ConfigError(f"--config={value}: no such file, and no packaged recipe of that name "
+                    f"(recipes: {', '.join(names())})")
+
+
+def resolve_argv(argv: list[str]) -> list[str]:
+  """``argv`` with the value of ``--config=…`` / ``--config …`` passed through ``resolve``."""
+  out = list(argv)
+  for i, a in enumerate(out):
+    if a.startswith("--config="):
+      out[i] = "--config=" + resolve(a[len("--config="):])
+    elif a == "--config" and i + 1 < len(out):
+      out[i + 1] = resolve(out[i + 1])
+  return out
 
 
 def lsp_protocol(c, metrics=("pck@0.2", "hard10_pck@0.2", "pcp@0.5")):
@@ -68,7 +122,7 @@ def regressor_lsp(name: str, model: str, image_size: int, phase: str = "1", **fi
   evaluation, latest checkpoint). §3.1 trains on LSPET alone: ``--config.data.name=lspet
   --config.data.eval_split=train`` gives that (validation then watches the training images, the
   report's Fig. 9), and ``evaluate.py --dataset=lsp --split=test`` the test figures."""
-  from configs import default
+  from jaxpose.configs import default
   import ml_collections
   c = default.get_config()
   c.model = ml_collections.ConfigDict(
@@ -202,7 +256,7 @@ def hmlpe(name: str, dataset: str, budget: str = "paper", *, epochs: int = 100,
   Evaluation: PCP@0.5 (Li et al. eq. 6; Tables 1–2 print the arms), the regression error and
   the detection error / accuracy of Table 3, on the latest checkpoint, with the flip test
   off (the paper has none)."""
-  from configs import default
+  from jaxpose.configs import default
   import ml_collections
   if budget not in BUDGETS:
     raise ValueError(f"{name}: budget {budget!r}; expected one of {BUDGETS} "

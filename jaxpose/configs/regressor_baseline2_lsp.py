@@ -2,7 +2,7 @@
 max-pool layer, 224-pixel crops, on LSP at paper scale; the shared recipe is
 configs.regressor_lsp, the two phases and their commands configs.two_phase.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

@@ -2,7 +2,7 @@
 regressors on a 2-core CPU (configs.regressor_cpu_budget: 112-pixel crops, 2,000 steps of batch
 16 per phase); at its paper widths.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

@@ -5,7 +5,7 @@ Zisserman initialised E from a shallower trained net (§3.1); should phase 1 her
 start, add --config.model.batch_norm=True to both phases (BatchNorm after every convolution;
 phase 2 keeps the phase-1 statistics).
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

@@ -4,7 +4,7 @@ shrink to 2×2 before fc1 as at the paper's 227 px with stride 4; a quarter of t
 64) and 1,024-wide fully connected layers. The slowest of the four here (XLA's CPU gradient of
 the 11×11 convolution, and the LRN): about 20 minutes for phase 1, 6 for phase 2.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(phase="1"):

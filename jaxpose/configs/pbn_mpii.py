@@ -25,8 +25,8 @@ The §4.3 ablations (Fig. 5; the paper runs them with 3 stacks) are one flag eac
   number of stacks     --config.model.num_stacks=3
   specific layers?     --config.model.head=linear                 (branches | linear | deep)
 """
-import configs
-from configs import hourglass
+from jaxpose import configs
+from jaxpose.configs import hourglass
 from jaxpose.grouping import resolve
 
 

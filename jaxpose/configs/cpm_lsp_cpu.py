@@ -38,7 +38,7 @@ stage t (``jaxpose.families.CPMFamily``; flip and multi-scale tests apply as usu
     print(f"stage {t}: PCK@0.2 {r['metrics']['PCK@0.2']['Total']:.2f}")
   EOF
 """
-from configs import cpm_lsp, pbn_lsp_cpu
+from jaxpose.configs import cpm_lsp, pbn_lsp_cpu
 
 # conv1 channels: 1,130,118 parameters, 53 GFLOP per train step of batch 8 (XLA's estimate).
 # A first estimate from CPU time per step under load (width 12 1.95 s against 1.77 s for the PBN

@@ -14,7 +14,7 @@ budget (paper = SGD for 100 epochs, for an accelerator; cpu = about half an hour
 The paper collects 8,427 training images from six datasets (also ETHZ, SA, WAF, not available
 here); this union is what ``$JAXPOSE_DATA`` has.
 """
-import configs
+from jaxpose import configs
 
 
 def get_config(budget="paper"):
