@@ -3,7 +3,7 @@ is ``jaxpose-evaluate``).
 
   python evaluate.py --workdir=runs/default [--flip] [--which=best] [--split=test]
 
-Flags and behaviour: ``python evaluate.py --help`` and jaxpose/evaluate.py.
+Flags: ``python evaluate.py --help``; the code: jaxpose/evaluate.py.
 """
 from jaxpose.evaluate import run
 

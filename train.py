@@ -4,7 +4,7 @@
   python train.py --config=configs/hourglass.py --workdir=runs/hg8 --config.model.num_stacks=8
   python train.py --config=lsp_cpu                    # a packaged recipe by name
 
-Flags and behaviour: ``python train.py --help`` and jaxpose/train.py.
+Flags: ``python train.py --help``; the code: jaxpose/train.py.
 """
 from jaxpose.train import run
 

@@ -1,4 +1,5 @@
-"""Evaluate a saved checkpoint with nothing but its workdir, or any system's predictions file.
+"""Evaluate a saved checkpoint with nothing but its workdir, or any system's predictions file
+(``python evaluate.py`` in a checkout, ``jaxpose-evaluate`` when installed).
 
   python evaluate.py --workdir=runs/default [--flip] [--which=best] [--split=test]
   python evaluate.py --workdir=DIR --flip --multiscale      # Tang & Wu 2019 §4.2: six scales + flip
@@ -17,7 +18,7 @@ runtime.configure()
 
 import os  # noqa: E402
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from jaxpose.errors import exit_on_user_error  # noqa: E402
 
@@ -160,8 +161,7 @@ def main(argv):
 
 def run() -> None:
   """The command line: ``python evaluate.py`` in a checkout, ``jaxpose-evaluate`` when installed."""
-  logging.set_verbosity(logging.WARNING)
-  app.run(main)
+  runtime.run_absl(main, __name__, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Train a jaxpose model.
+"""Train a jaxpose model (``python train.py`` in a checkout, ``jaxpose-train`` when installed).
 
   python train.py                                     # configs/default.py into runs/default
   python train.py --config=configs/hourglass.py --workdir=runs/hg8 --config.model.num_stacks=8
+  jaxpose-train --config=lsp_cpu                      # a packaged recipe by name
+  jaxpose-train --config=my_config.py                 # your own; it may build on jaxpose.configs
 
 Any config value can be overridden with --config.KEY=VALUE. Re-running with the same
 workdir resumes from its latest checkpoint. After training, the final checkpoint is
@@ -20,7 +22,7 @@ runtime.configure(reexec=True)
 import os  # noqa: E402
 import sys  # noqa: E402
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from jaxpose import configs  # noqa: E402
@@ -85,8 +87,7 @@ def main(argv):
 
 def run() -> None:
   """The command line: ``python train.py`` in a checkout, ``jaxpose-train`` when installed."""
-  logging.set_verbosity(logging.WARNING)  # TFDS and orbax are chatty at INFO
-  app.run(main, argv=exit_on_user_error(configs.resolve_argv)(sys.argv))
+  runtime.run_absl(main, __name__, __doc__, exit_on_user_error(configs.resolve_argv)(sys.argv))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ ALLOWED = {
                 "skeleton", "visualize"},
     "export": {"codecs", "crops", "data", "errors", "families", "inference", "runtime",
                "skeleton"},
+    # the recipes (data, not code: they may name anything below the tools) and the two absl tools
+    "configs": {"errors", "grouping", "inference"},
+    "train": {"configs", "errors", "evaluation", "inference", "runtime", "training"},
+    "evaluate": {"checkpoint", "codecs", "config_check", "data", "errors", "evaluation",
+                 "formats", "inference", "runtime", "skeleton"},
 }
 
 
