@@ -85,7 +85,16 @@ def check_model(config, family) -> None:
   except (ValueError, TypeError) as e:
     raise ConfigError(f"data.image_size={size}: model {config.model.name} cannot take a "
                       f"{size}×{size} input: {e}") from None
-  family.check_outputs(outputs)
+  empty = sorted(k for k, v in outputs.items() if isinstance(v, (tuple, list)) and not v)
+  if empty:
+    raise ConfigError(f"model {config.model.name} as configured ({_fields(config.model)}) "
+                      f"produces no {', '.join(empty)} (a stack, stage or branch count of 0?)")
+  try:
+    family.check_outputs(outputs)
+  except (IndexError, KeyError, TypeError) as e:
+    raise ConfigError(f"model {config.model.name} as configured ({_fields(config.model)}) "
+                      f"does not give the outputs its family needs ({type(e).__name__}: {e})"
+                      ) from None
   check_frozen(config)
 
 
@@ -100,6 +109,13 @@ def frozen_predicate(cfg) -> Optional[Callable[[str], bool]]:
   def is_frozen(name: str) -> bool:
     if any(name.startswith(p) for p in frozen):
       return True
+def _fields(model_cfg) -> str:
+  """The model's non-positive counts, the usual cause of a structure without outputs."""
+  odd = [f"model.{k}={v}" for k, v in sorted(model_cfg.items())
+         if isinstance(v, int) and not isinstance(v, bool) and v <= 0]
+  return ", ".join(odd) or "its settings"
+
+
     return bool(trainable) and not any(name.startswith(p) for p in trainable)
   return is_frozen
 
@@ -142,7 +158,7 @@ def check_frozen(config) -> None:
 
 
 def check_evaluation(config, family=None) -> None:
-  family = family or families.get(config)
+  family = family or family_of(config)
   ev = config.eval
   _positive(config, "eval.batch_size")
   which = ev.get("checkpoint", "latest")
@@ -152,6 +168,14 @@ def check_evaluation(config, family=None) -> None:
   if not names:
     raise ConfigError("eval.metrics is empty; give at least one, e.g. pckh@0.5")
   check_metrics(names, family)
+def family_of(config):
+  """``families.get(config)``, an unknown ``model.name`` as a ``ConfigError``."""
+  try:
+    return families.get(config)
+  except (ValueError, ImportError, AttributeError) as e:
+    raise ConfigError(f"model.name={config.model.get('name')!r}: {e}") from None
+
+
   family.check(config)
 
 
@@ -199,7 +223,7 @@ def check_training(config, num_devices: int = 1) -> None:
   if not float(t.get("grad_clip", 0.0)) >= 0:
     raise ConfigError(f"train.grad_clip={t.grad_clip}: must be >= 0 (0 = no clipping)")
   check_data(config)
-  family = families.get(config)
+  family = family_of(config)
   grouping = config.model.get("grouping")
   if not (grouping and not config.model.get("groups")):  # PBN: checked once resolved
     check_model(config, family)

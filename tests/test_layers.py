@@ -12,7 +12,7 @@ ALLOWED = {
     "runtime": set(),
     "errors": {"formats"},
     "codecs": set(),
-    "crops": {"errors"},
+    "crops": {"errors", "formats"},
     "models": set(),
     "losses": set(),
     "evaluation": {"formats", "skeleton"},
@@ -34,8 +34,8 @@ ALLOWED = {
     # the recipes (data, not code: they may name anything below the tools) and the two absl tools
     "configs": {"errors", "grouping", "inference"},
     "train": {"configs", "errors", "evaluation", "inference", "runtime", "training"},
-    "evaluate": {"checkpoint", "codecs", "config_check", "data", "errors", "evaluation",
-                 "formats", "inference", "runtime", "skeleton"},
+    "evaluate": {"checkpoint", "codecs", "config_check", "configs", "data", "errors",
+                 "evaluation", "formats", "inference", "runtime", "skeleton"},
 }
 
 
