@@ -161,7 +161,8 @@ def main(argv):
 
 def run() -> None:
   """The command line: ``python evaluate.py`` in a checkout, ``jaxpose-evaluate`` when installed."""
-  runtime.run_absl(main, __name__, __doc__)
+  from jaxpose import configs
+  runtime.run_absl(main, __name__, __doc__, flags_parser=configs.parse_flags)
 
 
 if __name__ == "__main__":

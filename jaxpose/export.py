@@ -181,7 +181,10 @@ def export(predictor: inference.Predictor, out: str,
            saved_model: bool = True) -> dict:
   """Writes ``pose.jaxexport``, ``geometry.json`` and (``saved_model``) ``saved_model/`` into
   ``out``; returns their paths."""
-  os.makedirs(out, exist_ok=True)
+  try:
+    os.makedirs(out, exist_ok=True)
+  except OSError as e:  # a file in the way, no permission, a read-only file system
+    raise ConfigError(f"--out={out}: cannot create the export folder ({e.strerror or e})") from None
   paths = {"jax_export": os.path.join(out, JAX_FILE), "geometry": os.path.join(out, GEOMETRY_FILE)}
   exported = export_jax(predictor, platforms)
   with open(paths["jax_export"], "wb") as f:

@@ -80,17 +80,19 @@ def precision_note(dtype: str, backend: str) -> str:
   return f"model.dtype={dtype}; CPU: {have}{hint}"
 
 
-def run_absl(main, module: str, doc: str, argv: list[str] | None = None) -> None:
+def run_absl(main, module: str, doc: str, argv: list[str] | None = None,
+             flags_parser=None) -> None:
   """``app.run(main)`` for an absl tool whose flags live in ``module`` (jaxpose.train,
   jaxpose.evaluate), however it was started (``python train.py``, ``python -m``, a console
   script): ``--help`` shows ``doc`` and those flags, and the storage libraries' notes are
-  below WARNING."""
+  below WARNING. ``flags_parser``: absl's hook for parsing ``argv`` (``configs.parse_flags``
+  makes a bad flag one ``error:`` line)."""
   from absl import app, flags, logging as absl_logging
   sys.modules["__main__"].__doc__ = doc  # what absl's --help prints
   for flag in flags.FLAGS.get_key_flags_for_module(module):
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
   absl_logging.set_verbosity(absl_logging.WARNING)  # TFDS and orbax are chatty at INFO
-  app.run(main, argv=argv)
+  app.run(main, argv=argv, **({"flags_parser": flags_parser} if flags_parser else {}))
 
 
 def run_cli(main) -> None:

@@ -28,10 +28,13 @@ from ml_collections import config_flags  # noqa: E402
 from jaxpose import configs  # noqa: E402
 from jaxpose.errors import exit_on_user_error  # noqa: E402
 
-config_flags.DEFINE_config_file("config", configs.path("default"),
-                                "Training config: a file with get_config() (ml_collections), "
-                                "or the name of a packaged recipe (lsp_cpu, pbn_lsp:…).",
-                                lock_config=True)
+try:
+  config_flags.DEFINE_config_file("config", configs.path("default"),
+                                  "Training config: a file with get_config() (ml_collections), "
+                                  "or the name of a packaged recipe (lsp_cpu, pbn_lsp:…).",
+                                  lock_config=True)
+except configs.OVERRIDE_ERRORS as e:  # an unknown --config.KEY of the default config
+  configs.exit_on_flag_error(sys.argv, e)
 flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config.name>).")
 flags.DEFINE_boolean("eval", True, "Evaluate the final checkpoint after training.")
 flags.DEFINE_string("distributed", "", "'auto' to call jax.distributed.initialize() with "
@@ -87,7 +90,8 @@ def main(argv):
 
 def run() -> None:
   """The command line: ``python train.py`` in a checkout, ``jaxpose-train`` when installed."""
-  runtime.run_absl(main, __name__, __doc__, exit_on_user_error(configs.resolve_argv)(sys.argv))
+  runtime.run_absl(main, __name__, __doc__, exit_on_user_error(configs.resolve_argv)(sys.argv),
+                   flags_parser=configs.parse_flags)
 
 
 if __name__ == "__main__":

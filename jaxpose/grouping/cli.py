@@ -12,8 +12,10 @@ import argparse
 import os
 from typing import Optional, Sequence
 
+import numpy as np
+
 from jaxpose import skeleton as skeleton_lib
-from jaxpose.errors import exit_on_user_error
+from jaxpose.errors import ConfigError, exit_on_user_error
 from jaxpose.grouping.groups import group_names, save_groups
 from jaxpose.grouping.mi import DEFAULT_EXTENT, default_normalization
 from jaxpose.grouping.plot import plot_groups, plot_mi
@@ -60,10 +62,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   p.add_argument("--plot", default=None, help="MI matrix PNG; groups go to <stem>_groups.png")
   p.add_argument("--output", default=None, help="JSON file for joints, groups and MI")
   args = p.parse_args(argv)
+  if args.bins < 2:
+    raise ConfigError(f"--bins={args.bins}: must be at least 2")
 
   from jaxpose.data import sources  # lazily: readers are optional for the library part
   records = sources.read_split(args.dataset, args.split, root=args.data_root)
   mode = args.normalize or default_normalization(args.dataset)
+  num_joints = np.asarray(records[0].joints).shape[0]
+  if not 1 <= args.k <= num_joints:
+    raise ConfigError(f"--k={args.k}: must be between 1 and the {num_joints} joints of "
+                      f"{args.dataset}")
   groups, mi = groups_from_records(records, args.k, bins=args.bins, mode=mode,
                                    extent=args.extent, seed=args.seed, restarts=args.restarts,
                                    method=args.method, miller_madow=args.miller_madow)

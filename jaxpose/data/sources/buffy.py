@@ -69,8 +69,11 @@ def image_name(episode: int, frame: int) -> str:
 def parse_sticks(path: str) -> list[tuple[int, np.ndarray]]:
   """(frame, (6, 2, 2) sticks [stick, end, (x, y)]) per frame, 0-based; checks the layout."""
   common.require_file(path, "Buffy sticks")
-  with open(path) as f:
-    lines = [(n + 1, line.split()) for n, line in enumerate(f) if line.strip()]
+  try:
+    with open(path, encoding="ascii") as f:
+      lines = [(n + 1, line.split()) for n, line in enumerate(f) if line.strip()]
+  except (OSError, UnicodeDecodeError) as e:  # a damaged file: bytes that are not text
+    raise DataError(f"{path}: not a readable sticks text file ({e})") from None
   out = []
   i = 0
   while i < len(lines):

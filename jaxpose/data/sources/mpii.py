@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import zlib
 import json
 import os
 from typing import Optional
@@ -74,8 +75,8 @@ def _load_json(path: str, size: int, mtime: int) -> list:
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt") as f:
       data = json.load(f)
-  except (OSError, ValueError) as e:
-    raise DataError(f"{path}: not a readable json file ({e})") from None
+  except (OSError, ValueError, EOFError, zlib.error) as e:  # EOFError: a truncated .gz
+    raise DataError(f"{path}: not a readable json file ({type(e).__name__}: {e})") from None
   if not isinstance(data, list):
     raise DataError(f"{path}: expected a json list of people, got {type(data).__name__}")
   return data
