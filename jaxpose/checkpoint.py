@@ -10,12 +10,22 @@ its name; the name itself is stored beside it as ``METRIC_NAME``).
 This module sits below both ``inference`` (which restores only parameters and BatchNorm
 statistics, ``restore_variables``, and never builds an optimizer) and ``training`` (which
 saves and resumes whole states).
+
+Verification (issue #39): every checkpoint also holds a ``digest`` item, the SHA-256 of each
+array of the state (its dtype, shape and bytes) keyed by its path (``params/stem/conv/kernel``),
+written in the same orbax save as the state, so before its commit marker. Whatever reads a
+checkpoint (``restore_state``, ``restore_variables``, ``verify``) recomputes the digests of what
+it read and refuses, with ``DamagedCheckpointError`` naming the checkpoint and the array, one
+that differs, is missing, or holds NaN/inf. Checkpoints written before (no ``digest`` item, e.g.
+``tests/fixtures/ckpt_v0_1``) are read as before, with the non-finite check only.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 import jax
 import ml_collections
@@ -23,7 +33,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 
-from jaxpose.errors import CheckpointError
+from jaxpose.errors import CheckpointError, DamagedCheckpointError
 
 # A checkpoint's metrics: {BEST_METRIC: value, METRIC_NAME: "PCKh@0.5 Total"} (the table
 # title and column the value is). Checkpoints before 2026-12 stored only "val_pckh", which
@@ -31,6 +41,7 @@ from jaxpose.errors import CheckpointError
 BEST_METRIC = "validation_score"
 METRIC_NAME = "validation_metric"
 _OLD_BEST_METRIC = "val_pckh"
+DIGEST = "digest"  # the item holding {"sha256": {array path: hex digest}}
 
 
 def manager(workdir: str, keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
@@ -44,36 +55,213 @@ def manager(workdir: str, keep: int = 3, read_only: bool = False) -> ocp.Checkpo
                    keep_checkpoints_without_metrics=False),
       ]),
       create=not read_only, read_only=read_only, enable_async_checkpointing=False)
-  return ocp.CheckpointManager(directory, options=options, item_names=("state", "config"))
+  with _quiet():
+    return ocp.CheckpointManager(directory, options=options,
+                                 item_names=("state", "config", DIGEST))
+
+
+@contextlib.contextmanager
+def _quiet():
+  """orbax and tensorstore quiet while they work: a failing read or write logs (absl, asyncio)
+  and prints (tensorstore's callbacks into a closed event loop, through ``sys.stderr``) dozens
+  to thousands of lines before and just after it raises, which buried the one ``error:`` line
+  the CLIs print for it. On failure the late callbacks get a moment to finish unheard."""
+  import io
+  import logging
+  import sys
+  import time
+  from absl import logging as absl_logging
+  old = absl_logging.get_verbosity(), logging.getLogger("asyncio").level, sys.stderr
+  absl_logging.set_verbosity(absl_logging.FATAL)
+  logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+  sys.stderr = io.StringIO()
+  try:
+    yield
+  except BaseException:
+    time.sleep(0.3)
+    raise
+  finally:
+    sys.stderr = old[2]
+    logging.getLogger("asyncio").setLevel(old[1])
+    absl_logging.set_verbosity(old[0])
+
+
+def _reason(e: BaseException) -> str:
+  """The first line of an exception, short (orbax's messages run to pages)."""
+  text = str(e).strip().splitlines()
+  line = text[0] if text else type(e).__name__
+  return line if len(line) <= 240 else line[:237] + "..."
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state, config: ml_collections.ConfigDict,
          metrics: Optional[dict] = None) -> None:
-  mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state),
-      config=ocp.args.JsonSave(config_to_dict(config))),
-      metrics=metrics, force=True)
-  mngr.wait_until_finished()
+  """Saves ``state`` (with its digests) and ``config`` as checkpoint ``step``. A storage
+  failure (disk full, no permission, a file where a folder belongs) raises ``CheckpointError``
+  naming the path; orbax writes into a temporary folder and renames it on success, so the
+  checkpoints saved before are untouched."""
+  host = jax.device_get(state)
+  where = _path(mngr, step)
+  try:
+    with _quiet():
+      mngr.save(step, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state),
+          config=ocp.args.JsonSave(config_to_dict(config)),
+          **{DIGEST: ocp.args.JsonSave({"sha256": digests(host)})}),
+          metrics=metrics, force=True)
+      mngr.wait_until_finished()
+  except (OSError, ValueError, RuntimeError) as e:
+    good = last_good(mngr, before=step)
+    raise CheckpointError(f"cannot write checkpoint {where}: {_reason(e)}; the checkpoints "
+                          "saved before are kept (last good checkpoint: "
+                          f"{good or 'none, none was saved yet'})") from None
 
 
 def restore_config(mngr: ocp.CheckpointManager, step: int) -> ml_collections.ConfigDict:
   try:
-    restored = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
+    with _quiet():
+      restored = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
   except Exception as e:  # orbax raises several types for missing/corrupt items
-    raise CheckpointError(f"cannot read the config of checkpoint {_path(mngr, step)}: {e}") from e
+    raise DamagedCheckpointError(
+        f"cannot read the config of checkpoint {_path(mngr, step)}: {_reason(e)}") from None
+  if not isinstance(restored["config"], dict):
+    raise DamagedCheckpointError(f"checkpoint {_path(mngr, step)}: its config is not a JSON "
+                                 "object")
   return ml_collections.ConfigDict(restored["config"])
 
 
 def restore_state(mngr: ocp.CheckpointManager, step: int, target):
-  """Restores into the structure of ``target`` (a freshly initialised state)."""
+  """Restores into the structure of ``target`` (a freshly initialised state), verified."""
+  where = _path(mngr, step)
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
   try:
-    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+    with _quiet():
+      restored = mngr.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract)))
   except Exception as e:
+    _raw_state(mngr, step)  # raises DamagedCheckpointError when the files themselves are bad
     raise CheckpointError(
-        f"checkpoint {_path(mngr, step)} does not fit the model built from this config "
-        f"(was it written by another config?): {e}") from e
+        f"checkpoint {where} does not fit the model built from this config "
+        f"(was it written by another config?): {_reason(e)}") from None
+  check_arrays(where, restored["state"], _read_digests(mngr, step))
   return restored["state"]
+
+
+def _raw_state(mngr, step: int):
+  """The stored state as orbax reads it without a target (nested dicts of numpy arrays)."""
+  try:
+    with _quiet():
+      return mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
+  except Exception as e:
+    raise DamagedCheckpointError(
+        f"checkpoint {_path(mngr, step)} is damaged: its state cannot be read "
+        f"({_reason(e)})") from None
+
+
+def verify(mngr: ocp.CheckpointManager, step: int) -> None:
+  """Reads checkpoint ``step`` (config and whole state) and checks every array against its
+  digest and for NaN/inf; ``DamagedCheckpointError`` naming the checkpoint and array if not."""
+  restore_config(mngr, step)
+  check_arrays(_path(mngr, step), _raw_state(mngr, step), _read_digests(mngr, step))
+
+
+def newest_intact(mngr: ocp.CheckpointManager,
+                  say: Optional[Callable[[str], None]] = None) -> Optional[int]:
+  """The newest step that ``verify`` accepts (None when there is no checkpoint). Each damaged
+  newer one is reported through ``say`` on one line; when every checkpoint is damaged,
+  ``DamagedCheckpointError`` naming the newest and why."""
+  steps = sorted(mngr.all_steps(), reverse=True)
+  first = None
+  for step in steps:
+    try:
+      verify(mngr, step)
+    except DamagedCheckpointError as e:
+      first = first or e
+      continue
+    if first is not None and say is not None:
+      say(f"warning: {first}; resuming from {_path(mngr, step)}, the newest intact checkpoint")
+    return step
+  if first is not None:
+    raise DamagedCheckpointError(f"{first}; no intact checkpoint is left in "
+                                 f"{mngr.directory} (move the folder away to start afresh)")
+  return None
+
+
+def last_good(mngr: ocp.CheckpointManager, before: Optional[int] = None) -> Optional[str]:
+  """The path of the newest checkpoint (older than step ``before`` if given) that ``verify``
+  accepts, or None: what a message may call the last good checkpoint."""
+  steps = [s for s in mngr.all_steps() if before is None or s < before]
+  for step in sorted(steps, reverse=True):
+    try:
+      verify(mngr, step)
+    except CheckpointError:
+      continue
+    return _path(mngr, step)
+  return None
+
+
+def _read_digests(mngr, step: int) -> Optional[dict]:
+  """``{path: sha256}`` of checkpoint ``step``; None for a checkpoint saved before digests."""
+  where = _path(mngr, step)
+  if not os.path.isdir(os.path.join(where, DIGEST)):
+    return None
+  try:
+    with _quiet():
+      doc = mngr.restore(step, args=ocp.args.Composite(**{DIGEST: ocp.args.JsonRestore()}))[DIGEST]
+  except Exception as e:
+    raise DamagedCheckpointError(f"checkpoint {where} is damaged: its digest item cannot be "
+                                 f"read ({_reason(e)})") from None
+  sha = doc.get("sha256") if isinstance(doc, dict) else None
+  if not isinstance(sha, dict) or not all(isinstance(v, str) for v in sha.values()):
+    raise DamagedCheckpointError(f"checkpoint {where} is damaged: its digest item is not "
+                                 "{'sha256': {array: digest}}")
+  return sha
+
+
+def _key(path) -> str:
+  """A pytree path as ``params/stem/conv/kernel``: the same string for a restored nested dict
+  and for the dataclass / namedtuple it was saved from."""
+  parts = []
+  for k in path:
+    for attr in ("key", "name", "idx"):
+      if hasattr(k, attr):
+        parts.append(str(getattr(k, attr)))
+        break
+    else:
+      parts.append(str(k))
+  return "/".join(parts)
+
+
+def _digest(leaf) -> str:
+  a = np.ascontiguousarray(np.asarray(leaf))
+  h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+  h.update(a.tobytes())
+  return h.hexdigest()
+
+
+def digests(tree) -> dict:
+  """``{array path: SHA-256 of its dtype, shape and bytes}`` of every leaf of ``tree``."""
+  return {_key(p): _digest(v) for p, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def check_arrays(where: str, tree, sha: Optional[dict], prefixes: tuple = ()) -> None:
+  """Raises ``DamagedCheckpointError`` naming ``where`` and the array when a leaf of ``tree``
+  under ``prefixes`` (all when empty) differs from its digest in ``sha``, a digest's array is
+  missing, or a float leaf holds NaN/inf. ``sha`` None (an old checkpoint): NaN/inf only."""
+  have = {_key(p): v for p, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
+  wanted = lambda k: not prefixes or k.startswith(prefixes)
+  for key, digest in (sha or {}).items():
+    if not wanted(key):
+      continue
+    if key not in have:
+      raise DamagedCheckpointError(f"checkpoint {where} is damaged: array {key} is missing")
+    if _digest(have[key]) != digest:
+      raise DamagedCheckpointError(f"checkpoint {where} is damaged: array {key} changed after "
+                                   "it was saved (its SHA-256 differs from the stored one)")
+  for key, value in have.items():
+    a = np.asarray(value)
+    if wanted(key) and a.dtype.kind in "fc" and not np.isfinite(a).all():
+      raise DamagedCheckpointError(f"checkpoint {where}: array {key} holds NaN or inf "
+                                   f"({int((~np.isfinite(a)).sum())} of {a.size} values)")
 
 
 def restore_variables(mngr: ocp.CheckpointManager, step: int, abstract_variables: dict) -> dict:
@@ -82,11 +270,7 @@ def restore_variables(mngr: ocp.CheckpointManager, step: int, abstract_variables
   stored state is read without a target and only its parameters and statistics are kept.
   A missing or misshaped leaf raises ``CheckpointError`` naming the first few."""
   where = _path(mngr, step)
-  try:
-    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-  except Exception as e:
-    raise CheckpointError(f"cannot read the state of checkpoint {where}: {e}") from e
-  state = restored["state"]
+  state = _raw_state(mngr, step)
   if not isinstance(state, dict) or "params" not in state:
     raise CheckpointError(f"checkpoint {where} holds no 'params' (not a jaxpose checkpoint?)")
   out = {}
@@ -102,6 +286,8 @@ def restore_variables(mngr: ocp.CheckpointManager, step: int, abstract_variables
           f"by another config?): {col}: " + "; ".join(problems[:5])
           + (f"; … {len(problems) - 5} more" if len(problems) > 5 else ""))
     out[col] = jax.tree_util.tree_map(lambda w, h: np.asarray(h, dtype=w.dtype), want, have)
+  check_arrays(where, {c: state.get(c) or {} for c in ("params", "batch_stats")},
+               _read_digests(mngr, step), prefixes=("params/", "batch_stats/"))
   return out
 
 

@@ -20,6 +20,12 @@ class CheckpointError(RuntimeError):
   """A checkpoint that cannot be used here; the message names it."""
 
 
+class DamagedCheckpointError(CheckpointError):
+  """A checkpoint whose files changed after it was saved, are missing or unreadable, or hold
+  non-finite values; the message names it and, where known, the array. A resumed training
+  falls back to the newest intact checkpoint; every other reader refuses it."""
+
+
 USER_ERRORS = (ConfigError, CheckpointError, DataError)
 
 
@@ -36,5 +42,5 @@ def exit_on_user_error(main):
   return wrapped
 
 
-__all__ = ["CheckpointError", "ConfigError", "DataError", "FormatError", "USER_ERRORS",
+__all__ = ["CheckpointError", "ConfigError", "DamagedCheckpointError", "DataError", "FormatError", "USER_ERRORS",
            "exit_on_user_error"]

@@ -59,8 +59,9 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
   config_check.check_training(config, n_global)
   if inference.is_cascade(config) and config.cascade.get("previous"):
     config.cascade.previous = os.path.abspath(config.cascade.previous)  # stored in checkpoints
-  mngr = checkpoint.manager(workdir, keep=int(t.keep_checkpoints))
-  latest = mngr.latest_step()
+  mngr = _manager(workdir, int(t.keep_checkpoints))
+  latest = _newest_intact(mngr, workdir, int(t.keep_checkpoints), pidx == 0)
+  mngr = _manager(workdir, int(t.keep_checkpoints)) if latest != mngr.latest_step() else mngr
   saved = checkpoint.restore_config(mngr, latest) if latest is not None else None
   unresolved = bool(config.model.get("grouping")) and not config.model.get("groups")
   config = _resolve_groups(config, saved, workdir, pidx == 0)
@@ -144,6 +145,30 @@ def train(config, workdir: str, stop_at: int | None = None) -> dict:
     writer.flush()
   mngr.close()
   return results
+
+
+def _manager(workdir: str, keep: int):
+  try:
+    return checkpoint.manager(workdir, keep=keep)
+  except (OSError, ValueError) as e:  # a file where the folder belongs, no permission
+    raise checkpoint.CheckpointError(
+        f"cannot create {os.path.join(workdir, 'checkpoints')}: {e}") from None
+
+
+def _newest_intact(mngr, workdir: str, keep: int, chief: bool):
+  """The step to resume from: the newest checkpoint that verifies (``checkpoint.verify``).
+  Newer damaged ones are reported on one line each and, by the chief, moved aside to
+  ``checkpoints/damaged-STEP`` (kept for inspection; orbax ignores the name), so that the
+  resumed run can save those steps again."""
+  say = (lambda line: print(line, flush=True)) if chief else None
+  step = checkpoint.newest_intact(mngr, say)
+  if chief and step is not None and jax.process_count() == 1:
+    for bad in [s for s in mngr.all_steps() if s > step]:
+      src = os.path.join(workdir, "checkpoints", str(bad))
+      dst = os.path.join(workdir, "checkpoints", f"damaged-{bad}")
+      os.replace(src, dst if not os.path.exists(dst) else f"{dst}-{time.time_ns()}")
+      print(f"moved the damaged checkpoint {src} to {dst}", flush=True)
+  return step
 
 
 def create_state(config, model, tx) -> state_lib.TrainState:
@@ -260,9 +285,7 @@ def _check_and_average(pending, mngr, workdir, use_pmap) -> dict:
   for (step, _), m in zip(pending, fetched):
     loss = np.asarray(m["loss"])
     if not np.all(np.isfinite(loss)):
-      last = mngr.latest_step()
-      good = (os.path.join(workdir, "checkpoints", str(last)) if last is not None
-              else "none (no checkpoint was saved yet)")
+      good = checkpoint.last_good(mngr) or "none (no verified checkpoint was saved yet)"
       raise TrainingDiverged(f"loss is {loss.ravel()[0]} at step {step}; training stopped. "
                              f"Last good checkpoint: {good}")
   keys = fetched[-1].keys()
