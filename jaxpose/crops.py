@@ -43,8 +43,10 @@ side is the height, the convention of the MPII/LSP ``scale``); the crop side is 
 portrait or square image is therefore ``visualize.whole_image_box``'s (which takes the
 height); for a landscape image this one keeps the full width in view.
 
-Images (``read_image``): Pillow decodes files and bytes to (H, W, 3) uint8 RGB (grey and
-palette images expanded, alpha dropped — what ``tf.io.decode_image(channels=3)`` does). PNG
+Images (``read_image``): Pillow decodes files and bytes, and ``formats.images.to_rgb8`` (the
+conversion the training builders use too) makes (H, W, 3) uint8 RGB of every mode by its value
+range (grey and palette images expanded, alpha dropped — what ``tf.io.decode_image(channels=3)``
+does; 16-bit, 32-bit and float images scaled, never saturated). PNG
 decodes identically. JPEG does not: ``tf.io.decode_image`` (the pipeline's decoder) uses
 libjpeg's fast integer IDCT (``dct_method="INTEGER_FAST"``), Pillow the accurate one, which
 equals ``tf.io.decode_jpeg(..., dct_method="INTEGER_ACCURATE")`` bit for bit; the two differ by
@@ -65,6 +67,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from jaxpose.errors import DataError
+from jaxpose.formats import images
 
 # ImageNet statistics; the network sees (rgb/255 - MEAN) / STD. The same values as
 # jaxpose.data.pipeline.MEAN / STD (tests/test_predict.py checks that they agree).
@@ -83,16 +86,17 @@ class ImageError(DataError):
 def read_image(source, exif_orientation: bool = True) -> np.ndarray:
   """(H, W, 3) uint8 RGB from a path, encoded bytes, a PIL image or an array.
 
-  An array passes through (grey (H, W) or (H, W, 1) repeated to RGB, RGBA's alpha dropped,
-  float in [0, 1] scaled to 0–255). A file that is missing, empty or not a decodable image
-  raises ``ImageError`` naming it.
+  An array or PIL image is converted by ``formats.images.to_rgb8`` (uint8 as it is, uint16 ×
+  255/65535, float in [0, 1] × 255, other ranges stretched; alpha dropped). A file that is
+  missing, empty, not a decodable image or of a mode that has no RGB form raises
+  ``ImageError`` naming it.
   """
   from PIL import Image, ImageOps, UnidentifiedImageError
   if isinstance(source, np.ndarray):
     return _rgb_array(source)
   if isinstance(source, Image.Image):  # the caller's image: used, not closed
     im = ImageOps.exif_transpose(source) if exif_orientation else source
-    return np.asarray(im.convert("RGB"))
+    return _rgb_array(im)
   name = "<bytes>"
   try:
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -104,25 +108,18 @@ def read_image(source, exif_orientation: bool = True) -> np.ndarray:
       im.load()  # decode now: a truncated file fails here, not later
       if exif_orientation:
         im = ImageOps.exif_transpose(im)
-      return np.asarray(im.convert("RGB"))
+      return _rgb_array(im, name)
   except FileNotFoundError:
     raise ImageError(f"{name}: no such file") from None
   except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
     raise ImageError(f"{name}: cannot read it as an image ({e})") from None
 
 
-def _rgb_array(image: np.ndarray) -> np.ndarray:
-  a = np.asarray(image)
-  if a.ndim == 3 and a.shape[-1] == 1:
-    a = a[..., 0]
-  if a.ndim == 2:
-    a = np.repeat(a[..., None], 3, axis=-1)
-  if a.ndim != 3 or a.shape[-1] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
-    raise ImageError(f"image array of shape {a.shape}: expected (H, W, 3) RGB")
-  a = a[..., :3]
-  if a.dtype != np.uint8:
-    a = np.clip(np.round(a.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
-  return np.ascontiguousarray(a)
+def _rgb_array(image, name: str = "image array") -> np.ndarray:
+  try:
+    return images.to_rgb8(image, name)
+  except DataError as e:
+    raise ImageError(str(e)) from None
 
 
 # ------------------------------------------------------------------------------- boxes
@@ -342,6 +339,23 @@ def list_images(paths: Sequence[str], recursive: bool = False) -> list[str]:
   return out
 
 
+def check_overlap(box, height: int, width: int) -> None:
+  """``ValueError`` unless ``box`` (edge convention) shares some area with the ``width`` ×
+  ``height`` image: a box beside the image gives keypoints of nothing but padding."""
+  x1, y1, x2, y2 = (float(v) for v in np.asarray(box, np.float64).reshape(4))
+  if not (x1 < width and x2 > 0 and y1 < height and y2 > 0):
+    raise ValueError(f"box {[x1, y1, x2, y2]} does not overlap the {width}×{height} image "
+                     f"(which spans [0, {width}] × [0, {height}])")
+
+
 def optional_box(box: Optional[Sequence[float]], height: int, width: int) -> np.ndarray:
-  """``box`` as a float64 (4,) array, or the whole image's box when ``box`` is None."""
-  return whole_image_box(height, width) if box is None else np.asarray(box, np.float64).reshape(4)
+  """``box`` as a float64 (4,) array, or the whole image's box when ``box`` is None. A box
+  without area or outside the image raises ``ImageError``."""
+  if box is None:
+    return whole_image_box(height, width)
+  try:
+    box_to_center_scale(box)
+    check_overlap(box, height, width)
+  except ValueError as e:
+    raise ImageError(str(e)) from None
+  return np.asarray(box, np.float64).reshape(4)

@@ -189,11 +189,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     chunk = []
     for (path, name), box in zip(images[start:start + bs], boxes[start:start + bs]):
       try:
-        chunk.append((path, name, box, crops.read_image(path)))
+        image = crops.read_image(path)
       except DataError as e:
         failed.append(path)
         tqdm.write(f"error: {e}; skipped", file=sys.stderr)
         bar.update(1)
+        continue
+      if box is not None:
+        try:
+          crops.check_overlap(box, *image.shape[:2])
+        except ValueError as e:
+          bar.close()
+          raise ConfigError(f"{'--box' if args.box is not None else '--boxes'} for {path}: "
+                            f"{e}") from None
+      chunk.append((path, name, box, image))
     if not chunk:
       continue
     pred = predictor.predict_batch([c[3] for c in chunk], [c[2] for c in chunk], batch_size=bs)

@@ -15,6 +15,15 @@ import PIL.Image
 import tensorflow_datasets as tfds
 
 from jaxpose.data.records import DataError, PoseRecord
+from jaxpose.data.sources import common
+from jaxpose.formats import images
+
+
+def _png(rgb: np.ndarray) -> bytes:
+  import io
+  out = io.BytesIO()
+  PIL.Image.fromarray(rgb).save(out, format="PNG")
+  return out.getvalue()
 
 
 @contextlib.contextmanager
@@ -73,18 +82,30 @@ def features(num_joints: int, image_format: str = "jpeg") -> tfds.features.Featu
   })
 
 
-def to_example(record: PoseRecord, source: str) -> dict:
-  """A validated ``PoseRecord`` as a TFDS example dict (image path checked here)."""
+def to_example(record: PoseRecord, source: str, joint_names=None) -> dict:
+  """A validated ``PoseRecord`` as a TFDS example dict. An image path is checked here: the file
+  must decode, and every annotated joint must lie within ``common.OUTSIDE_MARGIN`` of the image
+  (``joint_names`` name the joint in the error). 8-bit RGB or grey JPEGs are stored as they are;
+  any other file or array as the PNG of ``formats.images.to_rgb8``, so the pipeline's
+  ``tf.io.decode_image`` sees the pixels that ``crops.read_image`` gives predict."""
   image = record.image
+  where = f"{source}, record {record.index} ({record.name})"
   if isinstance(image, (str, os.PathLike)):
-    where = f"{source}, record {record.index} ({record.name}): field 'image'"
     if not os.path.isfile(image):
-      raise DataError(f"{where}: file not found: {image}")
+      raise DataError(f"{where}: field 'image': file not found: {image}")
     try:  # decode once here, so that a corrupt file fails now, by name, not mid-training
       with PIL.Image.open(image) as im:
         im.load()
+        size = im.size
+        if not (im.format == "JPEG" and im.mode in ("RGB", "L")):
+          image = _png(images.to_rgb8(im, f"{where}: field 'image': {image}"))
     except (OSError, SyntaxError, ValueError) as e:
-      raise DataError(f"{where}: cannot decode {image}: {e}") from None
+      raise DataError(f"{where}: field 'image': cannot decode {image}: {e}") from None
+    names = joint_names or [f"joint {k}" for k in range(len(record.valid))]
+    common.check_inside(np.asarray(record.joints)[:, :2], record.valid, size[0], size[1],
+                        f"{where}: image {record.image}", tuple(names))
+  elif isinstance(image, np.ndarray) and image.dtype != np.uint8:
+    image = images.to_rgb8(image, f"{where}: field 'image'")
   return {
       "image": image,
       "joints": np.asarray(record.joints, np.float32),

@@ -10,7 +10,7 @@ nothing to download). Builder names carry a ``jaxpose_`` prefix (TFDS already ha
 
 Cache key: the builder config name is a digest of the absolute data folder, the size and
 modification time of every annotation file the reader may use, the readers' own source code
-(``jaxpose/data/sources``, ``records.py``), ``limit`` and ``on_error`` — pointing
+(``jaxpose/data/sources``, ``records.py``, ``builders/base.py``, ``formats/images.py``), ``limit`` and ``on_error`` — pointing
 ``data.root`` elsewhere, editing an annotation file, changing a reader (its test boxes, say) or
 changing the subset builds a new copy under ``data_dir`` instead of serving a stale one. Images are
 not part of the key (replacing image files in place needs a fresh ``data_dir``).
@@ -47,7 +47,11 @@ def _reader_code() -> bytes:
   folder = os.path.join(here, "sources")
   files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))
   out = b""
-  for path in files + [os.path.join(here, "records.py")]:
+  # base.py decides what is stored (image conversion, the joints-inside check), images.py how
+  # an image becomes RGB
+  extra = [os.path.join(here, "records.py"), os.path.join(here, "builders", "base.py"),
+           os.path.join(os.path.dirname(here), "formats", "images.py")]
+  for path in files + extra:
     with open(path, "rb") as f:
       out += f.read()
   return out
@@ -97,10 +101,11 @@ class _RealPose(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     c = self.builder_config
     source = f"{self.DATASET}/{split}"
     records = sources.read_split(self.DATASET, split, root, c.on_error, limit=c.limit or None)
+    names = skel.get(sources.get(self.DATASET).skeleton).joints
     skipped, first = 0, ""
     for record in records:
       try:
-        example = base.to_example(record, source)
+        example = base.to_example(record, source, names)
       except DataError as e:
         if c.on_error == "raise":
           raise
@@ -108,7 +113,8 @@ class _RealPose(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         continue
       yield record.index, example
     if skipped:
-      log.warning("%s: skipped %d record(s) whose image is missing; first: %s", source, skipped,
+      log.warning("%s: skipped %d record(s) whose image is missing or unreadable or whose "
+                  "joints lie far outside it; first: %s", source, skipped,
                   first)
 
 
