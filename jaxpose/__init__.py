@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("checkpoint", "codecs", "config_check", "configs", "crops", "data", "errors",
                "evaluation", "export", "families", "formats", "grouping", "inference", "losses",
-               "models", "predict", "runtime", "skeleton", "training", "visualize")
+               "models", "predict", "runtime", "skeleton", "training", "visualize", "zoo")
 
 
 def __getattr__(name):

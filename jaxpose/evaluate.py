@@ -24,6 +24,10 @@ from jaxpose.errors import exit_on_user_error  # noqa: E402
 
 flags.DEFINE_string("workdir", None, "A training run directory.")
 flags.DEFINE_string("checkpoint", None, "One checkpoint directory (WORKDIR/checkpoints/STEP).")
+flags.DEFINE_string("pretrained", None, "A released model (jaxpose.zoo, e.g. lsp) instead of "
+                    "--workdir; its results go to runs/pretrained_<NAME>/eval/ unless --output.")
+flags.DEFINE_integer("limit", None, "Only the first N records of the split (e.g. the model "
+                     "card's first-100 check).", lower_bound=1)
 flags.DEFINE_enum("which", None, ["latest", "best"], "Which checkpoint of --workdir (default: "
                   "the config's eval.checkpoint).")
 flags.DEFINE_boolean("flip", None, "Flip test (default: the config's eval.flip).")
@@ -122,14 +126,23 @@ def main(argv):
       raise app.UsageError("--scales/--multiscale test a checkpoint; --predictions is a file")
     return _evaluate_predictions_file()
   scales = _scales()
-  from jaxpose import checkpoint, config_check, inference
-  from jaxpose.evaluation import report
-  from jaxpose.formats import mpii as mpii_format
+  from jaxpose import checkpoint, inference
 
+  data_overrides = {}
+  if FLAGS.dataset:
+    data_overrides = {"name": FLAGS.dataset, "root": FLAGS.data_root or "", "skeleton": ""}
+  if FLAGS.limit:
+    data_overrides["limit"] = FLAGS.limit
+  if FLAGS.pretrained:
+    if FLAGS.workdir or FLAGS.checkpoint or FLAGS.which or FLAGS.stage is not None:
+      raise app.UsageError("--pretrained replaces --workdir / --checkpoint / --which / --stage")
+    predictor = inference.Predictor.pretrained(FLAGS.pretrained, flip=FLAGS.flip, scales=scales,
+                                               data_overrides=data_overrides)
+    return _evaluate(predictor, os.path.join("runs", f"pretrained_{FLAGS.pretrained}"))
   path = FLAGS.checkpoint or FLAGS.workdir
   if not path:
-    raise app.UsageError("give --workdir=DIR, --checkpoint=DIR/checkpoints/STEP or "
-                         "--predictions=FILE")
+    raise app.UsageError("give --workdir=DIR, --checkpoint=DIR/checkpoints/STEP, "
+                         "--pretrained=NAME or --predictions=FILE")
   if FLAGS.which is None and not FLAGS.checkpoint:  # the config's eval.checkpoint
     wd, latest = inference.resolve_checkpoint(path, "latest")
     saved = checkpoint.restore_config(checkpoint.manager(wd, read_only=True), latest)
@@ -139,18 +152,27 @@ def main(argv):
   workdir, step = inference.resolve_checkpoint(path, which)
   config = checkpoint.restore_config(checkpoint.manager(workdir, read_only=True), step)
   flip = bool(config.eval.flip) if FLAGS.flip is None else FLAGS.flip
-  data_overrides = {}
-  if FLAGS.dataset:
-    data_overrides = {"name": FLAGS.dataset, "root": FLAGS.data_root or "", "skeleton": ""}
   predictor = inference.load(path, which, flip=flip, data_overrides=data_overrides,
                              scales=scales, stage=FLAGS.stage)
+  predictor.checkpoint_dir = os.path.join(workdir, "checkpoints", str(step))
+  return _evaluate(predictor, workdir)
+
+
+def _evaluate(predictor, workdir: str) -> None:
+  """Scores ``predictor`` on the split asked for, prints the tables and writes the JSON (into
+  ``workdir``'s eval/ unless --output), the curves and the official predictions file."""
+  from jaxpose import config_check, inference
+  from jaxpose.evaluation import report
+  from jaxpose.formats import mpii as mpii_format
   split = _split(FLAGS.split) or predictor.config.data.eval_split
   if FLAGS.metrics:
     config_check.check_metrics(FLAGS.metrics, predictor.family)
   results = inference.evaluate(predictor, split, metrics=FLAGS.metrics, progress=True,
                                batch_size=FLAGS.batch_size)
   print(report.format_results(results))
-  extra = {"flip": flip, "checkpoint": os.path.join(workdir, "checkpoints", str(step))}
+  extra = {"flip": predictor.flip, "checkpoint": predictor.checkpoint_dir}
+  if FLAGS.limit:
+    extra["limit"] = FLAGS.limit
   print(f"wrote {report.write_json(results, workdir, extra, path=FLAGS.output)}")
   if FLAGS.curves:
     print(f"wrote {_curves(results['_predictions'], predictor.skeleton, FLAGS.curves)}")

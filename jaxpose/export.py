@@ -2,6 +2,9 @@
 
   python -m jaxpose.export --workdir=runs/default [--out=DIR] [--which=best] [--flip]
                            [--platforms=cpu,cuda] [--no-saved_model]
+  python -m jaxpose.export --pretrained=lsp --out=DIR       # a released model (jaxpose.zoo)
+  python -m jaxpose.export --workdir=runs/release_lsp --release=jaxpose/zoo/lsp
+      # a trained run as a released-model folder (weights, config, digests; jaxpose.zoo)
 
 Writes into ``--out`` (default ``WORKDIR/export``):
 
@@ -230,7 +233,13 @@ def load(out: str) -> ExportedPose:
 
 def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m jaxpose.export", description=__doc__.split("\n")[0])
-  p.add_argument("--workdir", required=True, help="run directory or WORKDIR/checkpoints/STEP")
+  model = p.add_mutually_exclusive_group(required=True)
+  model.add_argument("--workdir", default=None, help="run directory or WORKDIR/checkpoints/STEP")
+  model.add_argument("--pretrained", default=None, metavar="NAME",
+                     help="a released model (jaxpose.zoo.names(), e.g. lsp) instead of --workdir")
+  p.add_argument("--release", default=None, metavar="DIR",
+                 help="write --workdir's checkpoint as a released-model folder (jaxpose.zoo: "
+                      "variables.msgpack, config.json, manifest.json) instead of exporting")
   p.add_argument("--which", choices=("latest", "best"), default=None,
                  help="which checkpoint of --workdir (default: the config's eval.checkpoint)")
   p.add_argument("--out", default=None, help="output folder (default: WORKDIR/export)")
@@ -249,14 +258,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   platforms = tuple(p.strip().lower() for p in args.platforms.split(",") if p.strip())
   if not platforms:
     raise ConfigError("--platforms is empty; give e.g. --platforms=cpu,cuda")
-  which = args.which or inference.default_which(args.workdir)
-  predictor = inference.Predictor.from_checkpoint(args.workdir, which, flip=args.flip,
-                                                  scales=(1.0,))
-  workdir = os.path.dirname(os.path.dirname(predictor.checkpoint_dir))
-  out = args.out or os.path.join(workdir, "export")
+  if args.pretrained:
+    if args.which or args.release:
+      raise ConfigError("--which and --release need --workdir, not --pretrained")
+    predictor = inference.Predictor.pretrained(args.pretrained, flip=args.flip, scales=(1.0,))
+    out = args.out or os.path.join("export", args.pretrained)
+  else:
+    which = args.which or inference.default_which(args.workdir)
+    if args.release:
+      return _release(args.workdir, which, args.release)
+    predictor = inference.Predictor.from_checkpoint(args.workdir, which, flip=args.flip,
+                                                    scales=(1.0,))
+    workdir = os.path.dirname(os.path.dirname(predictor.checkpoint_dir))
+    out = args.out or os.path.join(workdir, "export")
   paths = export(predictor, out, platforms, saved_model=args.saved_model)
   for path in paths.values():
     print(f"wrote {path}")
+  return 0
+
+
+def _release(workdir: str, which: str, out: str) -> int:
+  """``--release``: the checkpoint's parameters and BatchNorm statistics with its config and
+  per-array digests as a ``jaxpose.zoo`` folder, loaded back and checked before it is reported."""
+  from jaxpose import zoo
+  config, variables, step, workdir = inference.restore(workdir, which)
+  zoo.save(out, config, variables, step,
+           source=os.path.join(os.path.abspath(workdir), "checkpoints", str(step)))
+  zoo.load(out)
+  size = os.path.getsize(os.path.join(out, "variables.msgpack"))
+  print(f"wrote {out} (step {step}, variables.msgpack {size / 2**20:.1f} MiB)")
   return 0
 
 

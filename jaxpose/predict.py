@@ -1,5 +1,6 @@
 """Pose on your own images: one JSON and one PNG overlay per image.
 
+  python -m jaxpose.predict photo.jpg                  # the released LSP model (jaxpose/zoo/lsp)
   python -m jaxpose.predict photo.jpg --workdir=runs/default
   python -m jaxpose.predict shots/ more.png --workdir=DIR --which=best --flip --out=poses/
   python -m jaxpose.predict photo.jpg --workdir=DIR --box=120,40,380,620
@@ -20,7 +21,12 @@ For every image ``OUT/<name>.json`` (close to mmpose's ``pred_out_dir`` files)::
 
 (x, y in the image's pixels, pixel centres at integers) and ``OUT/<name>.png``, the skeleton
 drawn on the image (``visualize.draw_skeleton``; joints with score ≤ ``--threshold`` left
-out). ``OUT`` defaults to ``WORKDIR/predictions``; a folder input keeps its subfolders.
+out). ``OUT`` defaults to ``WORKDIR/predictions`` (``./predictions`` for a released model); a
+folder input keeps its subfolders.
+
+Without ``--workdir`` the released model ``--pretrained`` (default ``lsp``: 14 LSP joints, one
+roughly centred person, sports poses; its card is ``jaxpose/zoo/lsp/MODEL_CARD.md``) predicts,
+with the flip test, and one line says so.
 
 An image that cannot be read is reported by name and skipped; the others are still
 processed and the exit status is 1 at the end. Errors that stop everything (no checkpoint, a
@@ -39,6 +45,8 @@ import numpy as np
 from jaxpose import crops, inference, visualize
 from jaxpose.errors import ConfigError, DataError, exit_on_user_error
 
+DEFAULT_PRETRAINED = "lsp"
+
 
 def _box_arg(text: str) -> list:
   return visualize.cli.comma_floats(text, "x1,y1,x2,y2")
@@ -48,7 +56,12 @@ def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m jaxpose.predict",
                               description=__doc__.split("\n")[0])
   p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-  p.add_argument("--workdir", required=True, help="run directory or WORKDIR/checkpoints/STEP")
+  model = p.add_mutually_exclusive_group()
+  model.add_argument("--workdir", default=None,
+                     help="run directory or WORKDIR/checkpoints/STEP (default: a released model)")
+  model.add_argument("--pretrained", default=None, metavar="NAME",
+                     help="a released model (jaxpose.zoo.names(); the default without --workdir: "
+                          f"{DEFAULT_PRETRAINED})")
   p.add_argument("--which", choices=("latest", "best"), default=None,
                  help="which checkpoint of --workdir (default: the config's eval.checkpoint)")
   box = p.add_mutually_exclusive_group()
@@ -174,11 +187,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   else:
     boxes = [None] * len(images)
 
-  which = args.which or inference.default_which(args.workdir)
-  predictor = inference.Predictor.from_checkpoint(args.workdir, which)
+  if args.workdir:
+    which = args.which or inference.default_which(args.workdir)
+    predictor = inference.Predictor.from_checkpoint(args.workdir, which)
+    workdir = os.path.dirname(os.path.dirname(predictor.checkpoint_dir))
+  else:
+    if args.which:
+      p.error("--which picks a checkpoint of --workdir")
+    name = args.pretrained or DEFAULT_PRETRAINED
+    predictor = inference.Predictor.pretrained(name, flip=False)
+    print(f"using the released model {name!r} ({predictor.checkpoint_dir}); "
+          "--workdir=DIR predicts with a model of your own", flush=True)
+    workdir = ""
   if args.flip or (args.flip is None and predictor.config.eval.flip):
     predictor = _with_flip(predictor)
-  workdir = os.path.dirname(os.path.dirname(predictor.checkpoint_dir))
   out_dir = args.out or os.path.join(workdir, "predictions")
   bs = int(args.batch_size or min(len(images), int(predictor.config.eval.batch_size)))
 

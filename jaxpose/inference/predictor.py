@@ -11,7 +11,7 @@ import numpy as np
 from jaxpose import crops, families, models
 from jaxpose.codecs import geometry
 from jaxpose.codecs import heatmap as heatmap_codec
-from jaxpose.inference.restoring import restore
+from jaxpose.inference.restoring import restore, with_data
 
 PYRAMID_SCALES = heatmap_codec.PYRAMID_SCALES
 
@@ -144,6 +144,24 @@ class Predictor:
     config, variables, step, workdir = restore(path, which, data_overrides=data_overrides)
     out = cls(config, variables, step=step, flip=flip, scales=scales)
     out.checkpoint_dir = os.path.join(workdir, "checkpoints", str(step))
+    return out
+
+  @classmethod
+  def pretrained(cls, name: str = "lsp", flip: Optional[bool] = None,
+                 scales: Optional[tuple] = None,
+                 data_overrides: Optional[dict] = None) -> "Predictor":
+    """The predictor of a released model that ships with jaxpose (``jaxpose.zoo``; ``"lsp"``:
+    14 LSP joints, sports poses, see its model card), or of a folder laid out the same way.
+    Needs no workdir, no dataset and no tensorflow; every array is checked against its digest.
+    ``flip`` None = the released config's ``eval.flip``; ``data_overrides`` (evaluation on
+    another dataset of the same joints) as ``Predictor.from_checkpoint``."""
+    from jaxpose import zoo
+    config, variables, manifest = zoo.load(name)
+    if data_overrides:
+      config = with_data(config, data_overrides, zoo.folder(name))
+    flip = bool(config.eval.flip) if flip is None else bool(flip)
+    out = cls(config, variables, step=int(manifest["step"]), flip=flip, scales=scales)
+    out.checkpoint_dir = zoo.folder(name)
     return out
 
   def predict_image(self, image, box=None) -> dict:

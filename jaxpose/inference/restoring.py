@@ -64,20 +64,21 @@ def restore(path: str, which: str = "latest",
     checkpoint.check_compatible(config, overrides, f"{workdir}/checkpoints/{step}")
     config = overrides
   if data_overrides:
-    from jaxpose.data import datasets  # tf-free registry lookup
-    config = config.copy_and_resolve_references()
-    config.data.update(data_overrides)
-    k = datasets.skeleton(config.data).num_joints
-    if k != int(config.model.num_joints):
-      raise checkpoint.CheckpointError(
-          f"{workdir}/checkpoints/{step} predicts {config.model.num_joints} joints; dataset "
-          f"{config.data.name} has {k}")
+    config = with_data(config, data_overrides, f"{workdir}/checkpoints/{step}")
   variables = checkpoint.restore_variables(mngr, step, abstract_variables(config))
   return config, variables, step, workdir
 
 
-def with_data(config, data_overrides: dict):
-  """A copy of ``config`` with ``data`` updated by ``data_overrides``."""
+def with_data(config, data_overrides: dict, where: str = ""):
+  """A copy of ``config`` with ``data`` updated by ``data_overrides``; with ``where`` (the
+  checkpoint's name) a dataset of another joint count is a ``CheckpointError``."""
   config = config.copy_and_resolve_references()
   config.data.update(data_overrides)
+  if where:
+    from jaxpose.data import datasets  # tf-free registry lookup
+    k = datasets.skeleton(config.data).num_joints
+    if k != int(config.model.num_joints):
+      raise checkpoint.CheckpointError(
+          f"{where} predicts {config.model.num_joints} joints; dataset {config.data.name} "
+          f"has {k}")
   return config
