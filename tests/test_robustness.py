@@ -127,6 +127,21 @@ def test_train_py_answers_an_unknown_key_with_one_line(tmp_path):
   assert "(model has: " in lines[0] and "num_stacks" in lines[0]
 
 
+@pytest.mark.parametrize("args, tail", [
+    (["--config=regressor_alexnet_lsp:7"], "ValueError: regressor_alexnet_lsp: phase '7'; "
+     "expected 1 or 2 (--config=configs/regressor_alexnet_lsp.py:2)"),
+    (["--config=no_such_recipe"], "no such file, and no packaged recipe of that name"),
+])
+def test_train_py_answers_a_bad_config_argument_with_one_line(tmp_path, args, tail):
+  """A recipe's own refusal of its argument (ml_collections wraps the recipe's traceback into
+  its flag error) and a --config that names nothing: one line each, exit status 2."""
+  proc = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args,
+                         f"--workdir={tmp_path}/w"], capture_output=True, text=True, timeout=300)
+  lines = proc.stderr.strip().splitlines()
+  assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+  assert lines[0].startswith("error: ") and tail in lines[0], lines[0]
+
+
 def test_grouping_refuses_an_out_of_range_k(capsys):
   root = _need("lsp")
   from jaxpose.grouping import cli

@@ -81,6 +81,9 @@ def exit_on_flag_error(argv: list[str], e: Exception) -> None:
   from absl import flags
   message = str(e) if isinstance(e, flags.Error) else (
       _unknown_key(argv) or f"--config: {type(e).__name__}: {e}")
+  lines = [line.strip() for line in message.splitlines() if line.strip()]
+  if len(lines) > 1:  # ml_collections puts the recipe's whole traceback into its message
+    message = f"{lines[0]} {lines[-1]}"
   print(f"error: {message}", file=sys.stderr, flush=True)
   sys.exit(2)
 
