@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxpose.models.hourglass import Hourglass, HourglassStem, StackedHourglass
+from jaxpose.models import layers
 from jaxpose.models.layers import Bottleneck, Conv1x1, Residual
 from jaxpose.models.pbn import PBN
 from jaxpose.models.msn import MSN
@@ -98,7 +99,8 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
   every registered model must accept it). Unknown names or keys raise ``ValueError`` naming
   them and the allowed choices. ``model.grouping`` (a PBN's grouping strategy) is not passed
   on: it must already be resolved into ``model.groups`` (``jaxpose.grouping.resolve_config``),
-  else ``ValueError``.
+  else ``ValueError``. ``model.layer_forms`` ("auto" | "cpu" | "xla", ``layers.LAYER_FORMS``)
+  is every registered model's field: the forms of the shared layers.
   """
   cfg = dict(model_cfg.to_dict() if hasattr(model_cfg, "to_dict") else model_cfg)
   cfg.update(overrides)
@@ -109,11 +111,25 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
   allowed = fields(cls)
   if "grouping" in cfg:
     _check_grouping(name, cfg.pop("grouping"), cfg.get("groups"), "groups" in allowed)
+  if "layer_forms" in cfg:
+    _check_layer_forms(name, cfg, "layer_forms" in allowed)
   unknown = [k for k in cfg if k not in allowed]
   if unknown:
     raise ValueError("; ".join(f"model.{k} is not a field of {name}" for k in unknown)
                      + f" (fields: {', '.join(allowed)})")
   return cls(**{k: _convert(k, v) for k, v in cfg.items()})
+
+
+def _check_layer_forms(name: str, cfg: dict, has_field: bool) -> None:
+  """``model.layer_forms`` (``layers.LAYER_FORMS``): every registered model has the field; a
+  model of your own without it runs in the context's forms, so only "auto" is accepted there."""
+  value = layers.check_layer_forms(cfg["layer_forms"])
+  if not has_field:
+    if value != "auto":
+      raise ValueError(f"model.layer_forms={value!r}: model {name!r} has no layer_forms field "
+                       "(give it one and decorate its __call__ with "
+                       "jaxpose.models.layers.uses_layer_forms)")
+    del cfg["layer_forms"]
 
 
 def _check_grouping(name: str, grouping: Any, groups: Any, has_groups: bool) -> None:

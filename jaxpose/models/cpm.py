@@ -80,7 +80,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpose.models.layers import Conv, Dense, batch_norm, max_pool_2x2
+from jaxpose.models.layers import Conv, Dense, batch_norm, max_pool_2x2, uses_layer_forms
 from jaxpose.models.receptive_field import Layer
 
 Dtype = Any
@@ -190,6 +190,7 @@ class CPM(nn.Module):
   dtype: Dtype = jnp.float32
   batch_norm: bool = False  # True: BatchNorm before every ReLU (not in the release; see above)
   bn_axis_name: str | None = None  # the pmap axis of synchronised BatchNorm (batch_norm=True)
+  layer_forms: str = "auto"  # cpu | xla forms of the shared layers (layers.py, "Layer forms")
 
   # ---- the layer lists (one source for the network and for its receptive field) ----
 
@@ -247,6 +248,7 @@ class CPM(nn.Module):
   # ---- the network ----
 
   @nn.compact
+  @uses_layer_forms
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
     self._check_fields()
     norm = None

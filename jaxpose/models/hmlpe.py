@@ -84,7 +84,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpose.models import receptive_field
-from jaxpose.models.layers import Conv, Dense, torch_bias_init, torch_kernel_init
+from jaxpose.models import layers
+from jaxpose.models.layers import (Conv, Dense, torch_bias_init, torch_kernel_init,
+                                   uses_layer_forms)
 
 Dtype = Any
 
@@ -97,14 +99,12 @@ def max_pool(x: jax.Array, size: int) -> jax.Array:
   Equals ``nn.max_pool(x, (size, size), strides=(size, size), padding="VALID")``: trailing rows
   and columns that do not fill a window are dropped. Written as reshape + max because its gradient
   is much cheaper on XLA's CPU backend than ``nn.max_pool``'s scatter (docs/DESIGN.md, performance
-  notes); ties within a window share the gradient.
+  notes); ties within a window share the gradient. In the xla layer form ``nn.max_pool``
+  (``layers.max_pool``).
   """
   if size == 1:
     return x
-  n, h, w, c = x.shape
-  h2, w2 = h // size, w // size
-  x = x[:, :h2 * size, :w2 * size]
-  return x.reshape(n, h2, size, w2, size, c).max(axis=(2, 4))
+  return layers.max_pool(x, size, size)
 
 
 def _dense(features: int, cin: int, dtype: Dtype, name: str) -> nn.Dense:
@@ -135,6 +135,7 @@ class HMLPE(nn.Module):
   heads: tuple[str, ...] = HEADS
   dtype: Dtype = jnp.float32
   bn_axis_name: str | None = None  # no BatchNorm here; accepted for the registry contract
+  layer_forms: str = "auto"  # cpu | xla forms of the shared layers (layers.py, "Layer forms")
 
   def _check(self) -> None:
     n = len(self.features)
@@ -160,6 +161,7 @@ class HMLPE(nn.Module):
     return out
 
   @nn.compact
+  @uses_layer_forms
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
     self._check()
     if x.ndim != 4:

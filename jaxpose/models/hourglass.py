@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpose.models.layers import (Bottleneck, Conv1x1, Residual, batch_norm, check_input, conv,
-                                   max_pool_2x2, upsample_nearest_2x)
+                                   max_pool_2x2, upsample_nearest_2x, uses_layer_forms)
 
 Dtype = Any
 
@@ -164,8 +164,10 @@ class StackedHourglass(nn.Module):
   depth: int = 4
   dtype: Dtype = jnp.float32
   bn_axis_name: str | None = None
+  layer_forms: str = "auto"  # cpu | xla forms of the shared layers (layers.py, "Layer forms")
 
   @nn.compact
+  @uses_layer_forms
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
     check_input(x, self.depth, "StackedHourglass")
     x = HourglassStem(self.features, dtype=self.dtype, bn_axis_name=self.bn_axis_name,

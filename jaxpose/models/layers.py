@@ -26,10 +26,37 @@ accelerators use. BatchNorm computes its statistics in float32 (flax's
 ``force_float32_reductions``) and keeps them in float32; the models return float32 outputs, so
 the losses are float32. In float32 the helpers are exactly ``nn.Conv`` / ``nn.Dense``.
 ``jaxpose.runtime.bf16_matrix_units()`` says whether this CPU has the units.
+
+Layer forms (``model.layer_forms``, issue #37): everything above about matmul forms, the
+hand-written backward and reshape pooling was measured on XLA's CPU backend. On a GPU or TPU
+XLA sends its own convolutions (forward, input and kernel gradient) to cuDNN / the MXU and fuses
+``reduce_window`` pooling, and the row-shift form would triple every 3×3 convolution's
+activation traffic. So the helpers here have two forms, chosen at trace time:
+- ``"cpu"``: the forms above (``conv_nhwc`` with its written-out backward and the bf16
+  row-shift forward, 1×1 convolutions and ``Dense`` as matmuls with a ``custom_vjp`` in low
+  precision, max-pooling as reshape + max or strided-slice maxima);
+- ``"xla"``: ``lax.conv_general_dilated`` and ``lax.dot_general`` differentiated by jax itself,
+  max-pooling as ``lax.reduce_window`` (``nn.max_pool``; its gradient is XLA's
+  select-and-scatter); 1×1 convolutions stay a dot over the channel axis (the kernel keeps its
+  (C_in, C_out) shape, and XLA's GPU backend rewrites a 1×1 convolution into the same GEMM).
+  In low precision the operands are bf16 / f16 and the product is returned in that type, then
+  cast to float32 (bias, BatchNorm and the residual stream stay float32 as in the cpu form):
+  cuDNN, cuBLAS and the TPU's MXU accumulate bf16 products in float32 internally, and jax's
+  transpose rules then see a bf16 cotangent, so both gradients are bf16 convolutions too. With
+  ``preferred_element_type=float32`` instead, jax 0.10's transpose rules upcast the bf16 operand
+  to the float32 cotangent's type: the backward pass — two thirds of the step — would run float32
+  (TF32 at best) convolutions.
+``"auto"`` (the default) is ``"cpu"`` where ``jax.default_backend() == "cpu"`` at trace time and
+``"xla"`` elsewhere. A model takes the form from its ``layer_forms`` field: its ``__call__`` is
+wrapped in ``uses_layer_forms``, which sets the context (``layer_forms(...)``) that every helper
+here reads while the network is traced; submodules inherit it. Outside a model the context is
+``"auto"``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 from typing import Any, Callable, Sequence
@@ -47,6 +74,57 @@ BN_EPSILON = 1e-5
 
 _LOW_PRECISION = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
 
+LAYER_FORMS = ("auto", "cpu", "xla")  # model.layer_forms (module docstring, "Layer forms")
+_FORMS = contextvars.ContextVar("jaxpose_layer_forms", default="auto")
+
+
+def check_layer_forms(value: str) -> str:
+  """``value`` if it is one of ``LAYER_FORMS``, else ``ValueError`` naming ``model.layer_forms``."""
+  if value not in LAYER_FORMS:
+    raise ValueError(f"model.layer_forms={value!r}: expected one of {', '.join(LAYER_FORMS)} "
+                     "(auto = the cpu forms on the CPU backend, xla elsewhere)")
+  return value
+
+
+@contextlib.contextmanager
+def layer_forms(value: str):
+  """Within the block, the helpers of this module trace in the forms ``value`` ("auto", "cpu",
+  "xla"); the previous setting comes back afterwards."""
+  token = _FORMS.set(check_layer_forms(value))
+  try:
+    yield
+  finally:
+    _FORMS.reset(token)
+
+
+def current_forms() -> str:
+  """The forms in force now, resolved: ``"cpu"`` or ``"xla"`` (``"auto"`` → ``"cpu"`` on the
+  CPU backend, ``"xla"`` on any other)."""
+  value = _FORMS.get()
+  if value == "auto":
+    return "cpu" if jax.default_backend() == "cpu" else "xla"
+  return value
+
+
+def uses_layer_forms(call: Callable) -> Callable:
+  """Decorator of a model's ``__call__`` (under ``@nn.compact``): runs it in the forms of the
+  model's ``layer_forms`` field, so that every layer it calls, submodules included, traces in
+  them."""
+  @functools.wraps(call)
+  def wrapped(self, *args, **kwargs):
+    with layer_forms(self.layer_forms):
+      return call(self, *args, **kwargs)
+  return wrapped
+
+
+def _xla_low_precision(fn, acc):
+  """The xla form of a product: XLA's own op on the operands as they are, its result in the
+  operands' type when they are bf16 / f16 (``acc`` set) and then cast to ``acc`` — see the
+  module docstring for why not ``preferred_element_type``."""
+  if acc is None:
+    return fn(None)
+  return fn(None).astype(acc)
+
 
 def accumulation_dtype(*operands: jax.Array) -> Any:
   """float32 when an operand is bf16 / f16 (mixed precision: accumulate in float32), else None
@@ -61,9 +139,15 @@ _FEW_CHANNELS = 32  # below this input width the kernel gradient is one matmul o
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count=1, batch_group_count=1,
                          precision=None, preferred_element_type=None):
-  """``lax.conv_general_dilated`` that accumulates bf16 / f16 operands in float32, with a faster
-  gradient for the plain 2-D NHWC convolution every family uses (``conv_nhwc``); anything else
-  (input dilation, groups, other layouts) goes to ``lax.conv_general_dilated`` as it is."""
+  """``lax.conv_general_dilated`` that accumulates bf16 / f16 operands in float32. The cpu form
+  has a faster gradient for the plain 2-D NHWC convolution every family uses (``conv_nhwc``);
+  anything else (input dilation, groups, other layouts) goes to ``lax.conv_general_dilated`` as
+  it is. The xla form is XLA's convolution with jax's gradient (module docstring)."""
+  if preferred_element_type is None and current_forms() == "xla":
+    return _xla_low_precision(lambda pref: lax.conv_general_dilated(
+        lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision=precision,
+        preferred_element_type=pref), accumulation_dtype(lhs, rhs))
   acc = preferred_element_type or accumulation_dtype(lhs, rhs)
   dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
   plain = (lhs.ndim == 4 and dn == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
@@ -180,9 +264,14 @@ conv_nhwc.defvjp(_conv_nhwc_fwd, _conv_nhwc_bwd)
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, **kwargs):
-  """``lax.dot_general`` that accumulates bf16 / f16 operands in float32. ``Dense``'s matmul
-  (the last axis of ``lhs`` with the first of a 2-D ``rhs``) in low precision goes through
-  ``matmul``, whose gradients are low-precision matmuls too."""
+  """``lax.dot_general`` that accumulates bf16 / f16 operands in float32. In the cpu form
+  ``Dense``'s matmul (the last axis of ``lhs`` with the first of a 2-D ``rhs``) in low precision
+  goes through ``matmul``, whose gradients are low-precision matmuls too; in the xla form jax
+  differentiates XLA's dot (module docstring)."""
+  if preferred_element_type is None and current_forms() == "xla":
+    return _xla_low_precision(lambda pref: lax.dot_general(
+        lhs, rhs, dimension_numbers, precision=precision, preferred_element_type=pref, **kwargs),
+        accumulation_dtype(lhs, rhs))
   acc = preferred_element_type or accumulation_dtype(lhs, rhs)
   (contract, batch) = dimension_numbers
   if (acc is not None and rhs.ndim == 2 and precision is None and not kwargs
@@ -259,7 +348,8 @@ class Conv1x1(nn.Module):
   """1×1 convolution written as a matmul over the channel axis (NHWC).
 
   Same function as ``nn.Conv(features, kernel_size=(1, 1))`` with its kernel reshaped to
-  ``(C_in, features)``; much faster to differentiate on XLA's CPU backend.
+  ``(C_in, features)``; much faster to differentiate on XLA's CPU backend. Both layer forms keep
+  it a dot (module docstring, "Layer forms").
   """
   features: int
   use_bias: bool = True
@@ -271,7 +361,11 @@ class Conv1x1(nn.Module):
     cin = x.shape[-1]
     kernel = self.param("kernel", torch_kernel_init(), (cin, self.features), self.param_dtype)
     a, k = x.reshape(-1, cin).astype(self.dtype), kernel.astype(self.dtype)
-    y = matmul(a, k) if accumulation_dtype(a, k) is not None else jnp.dot(a, k)
+    acc = accumulation_dtype(a, k)
+    if current_forms() == "xla":
+      y = _xla_low_precision(lambda pref: jnp.dot(a, k, preferred_element_type=pref), acc)
+    else:
+      y = matmul(a, k) if acc is not None else jnp.dot(a, k)
     if self.use_bias:
       bias = self.param("bias", torch_bias_init(cin), (self.features,), self.param_dtype)
       y = y + bias.astype(y.dtype)
@@ -294,16 +388,41 @@ def conv(features: int, kernel_size: int, cin: int, *, stride: int = 1,
 
 
 def max_pool_2x2(x: jax.Array) -> jax.Array:
-  """2×2 max-pooling with stride 2 on NHWC, as reshape + max.
+  """2×2 max-pooling with stride 2 on NHWC; height and width must be even.
 
-  Forward equals ``nn.max_pool(x, (2, 2), strides=(2, 2))``. Gradient: ties within a window share
-  the gradient equally (``nn.max_pool`` gives it to one element); ties are measure-zero in practice.
+  Equals ``nn.max_pool(x, (2, 2), strides=(2, 2))``. The cpu form is reshape + max, whose
+  gradient is cheap on XLA's CPU backend (ties within a window share the gradient; ``nn.max_pool``
+  gives it to one element; ties are measure-zero in practice); the xla form is ``nn.max_pool``.
   """
   n, h, w, c = x.shape
   if h % 2 or w % 2:
     raise ValueError(f"max_pool_2x2 needs even height and width, got {h}×{w} (input shape "
                      f"{tuple(x.shape)}); choose an input size divisible by 4·2^depth")
-  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+  return max_pool(x, 2, 2)
+
+
+def max_pool(x: jax.Array, window: int, stride: int) -> jax.Array:
+  """Unpadded ``window``×``window`` max-pooling with ``stride`` on NHWC (VALID: a partial window
+  at the border is dropped, as ``nn.max_pool(..., padding="VALID")``).
+
+  xla form: ``nn.max_pool`` (``lax.reduce_window``). cpu form: non-overlapping windows as
+  reshape + max, overlapping ones as the maximum of ``window²`` strided slices — both avoid
+  ``nn.max_pool``'s scatter gradient on XLA's CPU backend; ties share the gradient.
+  """
+  if current_forms() == "xla":
+    return nn.max_pool(x, (window, window), strides=(stride, stride), padding="VALID")
+  n, h, w, c = x.shape
+  oh, ow = (h - window) // stride + 1, (w - window) // stride + 1
+  if window == stride:
+    x = x[:, :oh * window, :ow * window]
+    return x.reshape(n, oh, window, ow, window, c).max(axis=(2, 4))
+  span_h, span_w = stride * (oh - 1) + 1, stride * (ow - 1) + 1
+  slices = [x[:, i:i + span_h:stride, j:j + span_w:stride] for i in range(window)
+            for j in range(window)]
+  out = slices[0]
+  for s in slices[1:]:
+    out = jnp.maximum(out, s)
+  return out
 
 
 def upsample_nearest_2x(x: jax.Array) -> jax.Array:
@@ -368,7 +487,9 @@ class Residual(nn.Module):
 
 
 __all__: Sequence[str] = [
-    "BN_EPSILON", "BN_MOMENTUM", "Bottleneck", "Conv", "Conv1x1", "Dense", "Residual",
-    "accumulation_dtype", "batch_norm", "check_input", "conv", "conv_general_dilated", "dot_general",
+    "BN_EPSILON", "BN_MOMENTUM", "Bottleneck", "Conv", "Conv1x1", "Dense", "LAYER_FORMS",
+    "Residual", "accumulation_dtype", "batch_norm", "check_input", "check_layer_forms", "conv",
+    "conv_general_dilated", "current_forms", "dot_general", "layer_forms", "max_pool",
     "max_pool_2x2", "torch_bias_init", "torch_kernel_init", "upsample_nearest_2x",
+    "uses_layer_forms",
 ]

@@ -82,7 +82,7 @@ import jax.numpy as jnp
 
 from jaxpose.models.hourglass import Hourglass, HourglassStem, stack_features
 from jaxpose.models.layers import (Conv, Conv1x1, batch_norm, check_input, torch_bias_init,
-                                   torch_kernel_init)
+                                   torch_kernel_init, uses_layer_forms)
 
 Dtype = Any
 
@@ -164,8 +164,10 @@ class MSN(nn.Module):
   regression_dilations: tuple[int, ...] = (1, 2, 4, 8, 16)
   dtype: Dtype = jnp.float32
   bn_axis_name: str | None = None
+  layer_forms: str = "auto"  # cpu | xla forms of the shared layers (layers.py, "Layer forms")
 
   @nn.compact
+  @uses_layer_forms
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
     check_input(x, self.depth, "MSN")
     divisors = scale_divisors(self.supervised_scales, self.depth)

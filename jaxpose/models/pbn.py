@@ -66,7 +66,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpose.models.hourglass import Hourglass, HourglassStem, stack_features
-from jaxpose.models.layers import Bottleneck, Conv1x1, Residual, check_input
+from jaxpose.models.layers import Bottleneck, Conv1x1, Residual, check_input, uses_layer_forms
 
 Dtype = Any
 Groups = tuple[tuple[int, ...], ...]
@@ -228,6 +228,7 @@ class PBN(nn.Module):
   fusion: str = "shared"
   dtype: Dtype = jnp.float32
   bn_axis_name: str | None = None
+  layer_forms: str = "auto"  # cpu | xla forms of the shared layers (layers.py, "Layer forms")
 
   def _check(self) -> Groups:
     if self.head not in HEADS:
@@ -249,6 +250,7 @@ class PBN(nn.Module):
     return ()
 
   @nn.compact
+  @uses_layer_forms
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
     groups = self._check()
     check_input(x, self.depth, "PBN")

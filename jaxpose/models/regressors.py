@@ -106,7 +106,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxpose.models.layers import batch_norm as _batch_norm_layer
-from jaxpose.models.layers import Conv, Dense, torch_bias_init, torch_kernel_init
+from jaxpose.models import layers
+from jaxpose.models.layers import (Conv, Dense, torch_bias_init, torch_kernel_init,
+                                   uses_layer_forms)
 
 Dtype = Any
 
@@ -150,23 +152,10 @@ def min_input_size(specs: Sequence[ConvSpec], limit: int = 1 << 14) -> int:
 
 def max_pool(x: jax.Array, window: int, stride: int) -> jax.Array:
   """Unpadded ``window``×``window`` max-pooling with ``stride`` on NHWC (VALID: a partial window
-  at the border is dropped, as ``nn.max_pool(..., padding="VALID")``).
-
-  Non-overlapping windows are reshape + max (``layers.max_pool_2x2`` for 2×2); overlapping ones
-  the maximum of ``window²`` strided slices. Both avoid ``nn.max_pool``'s scatter gradient on XLA
-  CPU. Ties share the gradient.
-  """
-  n, h, w, c = x.shape
-  oh, ow = _out_size(h, window, stride), _out_size(w, window, stride)
-  if window == stride:
-    x = x[:, :oh * window, :ow * window]
-    return x.reshape(n, oh, window, ow, window, c).max(axis=(2, 4))
-  span_h, span_w = stride * (oh - 1) + 1, stride * (ow - 1) + 1
-  slices = [x[:, i:i + span_h:stride, j:j + span_w:stride] for i in range(window) for j in range(window)]
-  out = slices[0]
-  for s in slices[1:]:
-    out = jnp.maximum(out, s)
-  return out
+  at the border is dropped, as ``nn.max_pool(..., padding="VALID")``): ``layers.max_pool``, in
+  the layer forms in force (reshape + max or strided-slice maxima on the CPU, whose gradient
+  avoids ``nn.max_pool``'s scatter there; ``nn.max_pool`` in the xla form)."""
+  return layers.max_pool(x, window, stride)
 
 
 def local_response_norm(x: jax.Array, size: int = 5, k: float = 2.0, alpha: float = 1e-4,
@@ -274,6 +263,7 @@ class RegressorBase(nn.Module):
   batch_norm: bool = False
   dtype: Dtype = jnp.float32
   bn_axis_name: str | None = None
+  layer_forms: str = "auto"  # cpu | xla forms of the shared layers (layers.py, "Layer forms")
 
   STACK_FIELDS = ()
 
@@ -297,6 +287,7 @@ class RegressorBase(nn.Module):
           f"{' / '.join(self.STACK_FIELDS)}")
 
   @nn.compact
+  @uses_layer_forms
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
     specs = self.conv_specs()
     self.check_input(x, specs)
