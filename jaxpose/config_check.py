@@ -68,8 +68,19 @@ def check_data(config) -> None:
     raise ConfigError(f"data.scale_pad={data.scale_pad}: must be > 0")
 
 
+def check_layer_forms(config) -> None:
+  """``model.layer_forms``: the forms of the shared layers (``models.layers.LAYER_FORMS``);
+  absent = "auto" (configs stored before issue #37)."""
+  value = config.model.get("layer_forms", "auto")
+  if value not in models.layers.LAYER_FORMS:
+    raise ConfigError(f"model.layer_forms={value!r}: expected one of "
+                      f"{', '.join(models.layers.LAYER_FORMS)} (auto = the cpu forms on the CPU "
+                      "backend, XLA's own convolutions and pooling elsewhere)")
+
+
 def check_model(config, family) -> None:
-  """The joint count and an abstract trace of the network on one crop."""
+  """The joint count, the layer forms and an abstract trace of the network on one crop."""
+  check_layer_forms(config)
   k = family.skeleton.num_joints
   if int(config.model.get("num_joints", k)) != k:
     raise ConfigError(f"model.num_joints={config.model.num_joints}, but dataset "
@@ -98,6 +109,13 @@ def check_model(config, family) -> None:
   check_frozen(config)
 
 
+def _fields(model_cfg) -> str:
+  """The model's non-positive counts, the usual cause of a structure without outputs."""
+  odd = [f"model.{k}={v}" for k, v in sorted(model_cfg.items())
+         if isinstance(v, int) and not isinstance(v, bool) and v <= 0]
+  return ", ".join(odd) or "its settings"
+
+
 def frozen_predicate(cfg) -> Optional[Callable[[str], bool]]:
   """``name -> bool`` over top-level parameter names (True = frozen) from ``train.frozen`` and
   ``train.trainable`` (``training.optim``'s docstring); ``None`` when nothing is frozen."""
@@ -109,13 +127,6 @@ def frozen_predicate(cfg) -> Optional[Callable[[str], bool]]:
   def is_frozen(name: str) -> bool:
     if any(name.startswith(p) for p in frozen):
       return True
-def _fields(model_cfg) -> str:
-  """The model's non-positive counts, the usual cause of a structure without outputs."""
-  odd = [f"model.{k}={v}" for k, v in sorted(model_cfg.items())
-         if isinstance(v, int) and not isinstance(v, bool) and v <= 0]
-  return ", ".join(odd) or "its settings"
-
-
     return bool(trainable) and not any(name.startswith(p) for p in trainable)
   return is_frozen
 
@@ -157,6 +168,14 @@ def check_frozen(config) -> None:
                       "--config.init_from=WORKDIR (e.g. the phase-1 run)")
 
 
+def family_of(config):
+  """``families.get(config)``, an unknown ``model.name`` as a ``ConfigError``."""
+  try:
+    return families.get(config)
+  except (ValueError, ImportError, AttributeError) as e:
+    raise ConfigError(f"model.name={config.model.get('name')!r}: {e}") from None
+
+
 def check_evaluation(config, family=None) -> None:
   family = family or family_of(config)
   ev = config.eval
@@ -168,14 +187,6 @@ def check_evaluation(config, family=None) -> None:
   if not names:
     raise ConfigError("eval.metrics is empty; give at least one, e.g. pckh@0.5")
   check_metrics(names, family)
-def family_of(config):
-  """``families.get(config)``, an unknown ``model.name`` as a ``ConfigError``."""
-  try:
-    return families.get(config)
-  except (ValueError, ImportError, AttributeError) as e:
-    raise ConfigError(f"model.name={config.model.get('name')!r}: {e}") from None
-
-
   family.check(config)
 
 
@@ -222,6 +233,7 @@ def check_training(config, num_devices: int = 1) -> None:
     raise ConfigError(f"train.weight_decay={t.weight_decay}: must be >= 0")
   if not float(t.get("grad_clip", 0.0)) >= 0:
     raise ConfigError(f"train.grad_clip={t.grad_clip}: must be >= 0 (0 = no clipping)")
+  check_layer_forms(config)
   check_data(config)
   family = family_of(config)
   grouping = config.model.get("grouping")

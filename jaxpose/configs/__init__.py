@@ -190,7 +190,8 @@ def regressor_lsp(name: str, model: str, image_size: int, phase: str = "1", **fi
   import ml_collections
   c = default.get_config()
   c.model = ml_collections.ConfigDict(
-      {"name": model, "num_joints": 14, "dtype": "float32", "regression": True,
+      {"name": model, "num_joints": 14, "dtype": "float32", "layer_forms": "auto",
+       "regression": True,
        # the originals' layers, spelled out so that the command line can change them
        "batch_norm": False, "dropout_rate": 0.5, **fields})
   lsp_protocol(c, REGRESSOR_METRICS)
@@ -328,7 +329,8 @@ def hmlpe(name: str, dataset: str, budget: str = "paper", *, epochs: int = 100,
   c = default.get_config()
   c.name = name if budget == "paper" else f"{name}_cpu"
   c.model = ml_collections.ConfigDict({"name": "hmlpe", "num_joints": 8, "num_parts": 7,
-                                       "num_windows": 64, "dtype": "float32"})
+                                       "num_windows": 64, "dtype": "float32",
+                                       "layer_forms": "auto"})
   c.data.name = dataset
   c.data.train_split = "train"
   c.data.eval_split = "test"

@@ -57,7 +57,7 @@ def get_config():
   c.name = "cpm_lsp"
   c.model = ml_collections.ConfigDict({
       "name": "cpm", "num_joints": 14, "num_stages": 6, "width": 64, "num_pools": 3,
-      "batch_norm": False, "dtype": "float32"})
+      "batch_norm": False, "dtype": "float32", "layer_forms": "auto"})
   configs.lsp_protocol(c)
   c.data.image_size = 368
   c.data.heatmap_size = 46

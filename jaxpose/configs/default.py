@@ -20,6 +20,11 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.features = 64
   c.model.num_joints = 16
   c.model.dtype = "float32"
+  # Forms of the shared layers (jaxpose/models/layers.py, "Layer forms"): "auto" = the CPU forms
+  # (matmul 1×1 convs, hand-written conv backward, bf16 row-shift convs, reshape max-pool) on the
+  # CPU backend and XLA's own convolutions, gradients and reduce_window pooling on GPU / TPU;
+  # "cpu" or "xla" forces one (tests, benchmarks/accelerator.py).
+  c.model.layer_forms = "auto"
 
   c.data = ml_collections.ConfigDict()
   c.data.name = "synthetic_pose"

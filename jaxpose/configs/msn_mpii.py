@@ -10,7 +10,8 @@ def get_config():
   c.name = "msn_mpii"
   c.model = c.model.__class__({
       "name": "msn", "num_joints": 16, "num_stacks": 4, "features": 64, "depth": 4,
-      "num_blocks": 1, "supervised_scales": 4, "regression": True, "dtype": "float32"})
+      "num_blocks": 1, "supervised_scales": 4, "regression": True, "dtype": "float32",
+      "layer_forms": "auto"})
   c.data.name = "mpii"
   c.data.train_split = "train"
   c.data.eval_split = "validation"

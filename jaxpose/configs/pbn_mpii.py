@@ -37,6 +37,7 @@ def get_config():
       "name": "pbn", "num_joints": 16, "num_stacks": 8, "features": 256, "branch_width": 64,
       "branch_depth": 1, "depth": 4, "num_blocks": 1, "head": "branches", "fusion": "shared",
       "dtype": "float32",
+      "layer_forms": "auto",
       # () until the trainer resolves model.grouping at start-up.
       "groups": (), "grouping": resolve.spec("stat", k=5, seed=0)})
   c.data.name = "mpii"
