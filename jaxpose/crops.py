@@ -5,7 +5,7 @@ Why a second implementation: the tf.data pipeline cuts crops with tf ops
 or a serving client — should not need tensorflow (an 8 s import, a 500 MB dependency) for
 one affine warp. This module ports that warp to numpy *operation for operation*, in the same
 float32 arithmetic as tensorflow's CPU kernels, so that a record cut here and the same
-record cut by the pipeline are the same network input (tests/test_predict.py measures the
+record cut by the pipeline are the same network input (tests/inference/test_predict.py measures the
 difference on random images, boxes and augmentations, and reproduces evaluate.py's numbers
 through ``inference.Predictor.predict_batch``).
 
@@ -29,7 +29,7 @@ What is reproduced (tensorflow 2.21 CPU kernels):
 
 Measured against tensorflow 2.21: bit-identical (0 difference) on random images, boxes,
 rotations, flips and downsampling factors up to 10, and on every evaluation crop of the
-synthetic dataset (tests/test_predict.py). The operations follow the kernels' order in float32;
+synthetic dataset (tests/inference/test_predict.py). The operations follow the kernels' order in float32;
 a tensorflow build that fuses a multiply-add differently could move the last bit (≤ 1e-7).
 
 Boxes: a person box is ``(x1, y1, x2, y2)`` in the *edge* convention of detectors (COCO,
@@ -70,7 +70,7 @@ from jaxpose.errors import DataError
 from jaxpose.formats import images
 
 # ImageNet statistics; the network sees (rgb/255 - MEAN) / STD. The same values as
-# jaxpose.data.pipeline.MEAN / STD (tests/test_predict.py checks that they agree).
+# jaxpose.data.pipeline.MEAN / STD (tests/inference/test_predict.py checks that they agree).
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 

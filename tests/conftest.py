@@ -42,6 +42,71 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+TESTS = os.path.join(ROOT, "tests")
+# The real datasets (../shared/data unless JAXPOSE_DATA says otherwise); tests that need them
+# skip when they are absent.
+DATA = os.environ.get("JAXPOSE_DATA") or os.path.join(ROOT, "..", "shared", "data")
+
+# train.py flags for the tiny run of the command-line tests (tiny_config as flags): a 1-stack
+# narrow hourglass on 64×64 crops of a 48/16/8-image synthetic set, 4 steps of batch 8.
+TINY_FLAGS = [
+    "--config.model.num_stacks=1", "--config.model.features=32", "--config.model.depth=2",
+    "--config.data.image_size=64", "--config.data.heatmap_size=16",
+    "--config.data.synthetic.train_size=48", "--config.data.synthetic.validation_size=16",
+    "--config.data.synthetic.test_size=8", "--config.data.synthetic.image_size=96",
+    "--config.train.batch_size=8", "--config.train.num_steps=4", "--config.train.log_every=2",
+    "--config.train.eval_every=4", "--config.train.checkpoint_every=2",
+    "--config.train.schedule.warmup_steps=0", "--config.eval.batch_size=8"]
+
+
+def load_recipe(path: str):
+  """``get_config()`` of the recipe file ``path``."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def offline_groups(c):
+  """A PBN recipe's groups are resolved from its data at start-up; here the spec is checked
+  against the skeleton and, for "stat", k stand-in groups give the recipe's shapes."""
+  import numpy as np
+  from jaxpose import grouping
+  from jaxpose.data import datasets
+  skel = datasets.skeleton(c.data)
+  grouping.check_spec(c.model.grouping, skel)
+  if c.model.grouping.strategy != "stat":
+    return grouping.resolve_config(c)[0]
+  c = c.copy_and_resolve_references()
+  c.model.groups = tuple(tuple(int(j) for j in g)
+                         for g in np.array_split(np.arange(skel.num_joints), c.model.grouping.k))
+  return c
+
+
+def cli_env(cache_dir=None, devices=None, **extra) -> dict:
+  """The environment of a command a test starts: the session's, the CPU tuning off (no
+  re-exec: the process the test starts is the one that runs), ``JAXPOSE_CACHE=cache_dir``, and
+  with ``devices`` that many forced host devices."""
+  env = dict(os.environ, JAXPOSE_CPU_TUNING="0", **extra)
+  if cache_dir:
+    env["JAXPOSE_CACHE"] = cache_dir
+  if devices:
+    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  return env
+
+
+def run_cli(args, cache_dir=None, *, check=True, devices=None, cwd=ROOT, timeout=600, **extra):
+  """``python ARGS`` (``train.py …``, ``-m jaxpose.predict …``) from the repository root in
+  ``cli_env``; with ``check`` a non-zero exit fails the test with the output's tail. The
+  result's ``output`` is stdout and stderr together."""
+  import subprocess
+  p = subprocess.run([sys.executable, *args], cwd=cwd, env=cli_env(cache_dir, devices, **extra),
+                     capture_output=True, text=True, timeout=timeout)
+  if check:
+    assert p.returncode == 0, f"{args}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+  p.output = p.stdout + p.stderr
+  return p
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest without xdist (-p no:xdist) ignores it

@@ -3,7 +3,7 @@ at module level or inside a function, goes to X's own package or to one this tab
 import ast
 import os
 
-ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jaxpose")
+PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jaxpose")
 
 # package -> the jaxpose packages it may import (besides itself). Bottom first.
 ALLOWED = {
@@ -42,12 +42,12 @@ ALLOWED = {
 
 def _imports():
   """(module path, line, imported jaxpose package) for every import in the package."""
-  for dirpath, _, files in os.walk(ROOT):
+  for dirpath, _, files in os.walk(PACKAGE):
     for name in files:
       if not name.endswith(".py"):
         continue
       path = os.path.join(dirpath, name)
-      rel = os.path.relpath(path, ROOT)
+      rel = os.path.relpath(path, PACKAGE)
       package = rel.split(os.sep)[0].removesuffix(".py")
       with open(path) as f:
         tree = ast.parse(f.read(), path)

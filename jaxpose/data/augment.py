@@ -23,7 +23,7 @@ box frame (0.5 ≈ 26.6°); ``scale_factor`` > 1 widens the box, so the person l
 ``tf.raw_ops.ImageProjectiveTransformV3`` maps each *output* (crop) pixel (x, y) to the
 *input* (image) point it samples, in integer pixel-centre coordinates — the same
 convention as ours, so the transform it takes is exactly ``inverse(crop_matrix)`` with
-no half-pixel offsets (verified in tests/test_augment.py by rendering dots). Samples less
+no half-pixel offsets (verified in tests/data/test_augment.py by rendering dots). Samples less
 than a pixel outside the image blend with the fill value 0.
 """
 from __future__ import annotations

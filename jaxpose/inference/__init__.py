@@ -17,7 +17,7 @@ image ``affine``. The six scales of the paper are ``PYRAMID_SCALES`` (0.8 … 1.
 A user's own images (``Predictor.from_checkpoint``, ``predict_image``, ``predict_batch``):
 decoded by Pillow and cut by ``jaxpose.crops``, the numpy port of the pipeline's crop (the same
 float32 pixels), so this path never imports tensorflow; with a record's image and its centre
-and scale it reproduces ``predict_split`` bit for bit (tests/test_predict.py; JPEG files decode
+and scale it reproduces ``predict_split`` bit for bit (tests/inference/test_predict.py; JPEG files decode
 slightly differently in Pillow and tensorflow, see ``jaxpose.crops``).
 
 Layering: inference uses models, families, codecs, crops, data and evaluation; training uses

@@ -60,7 +60,7 @@ Sizes the paper leaves open (all are fields; the defaults are "paper size"):
   that neither sub-network is favoured by capacity in the λ_r/λ_d study of §4.5.
 
 Parameter count at paper size (8 joints, 7 parts, 64 windows, 112×112 input): 7,304,816 — shared
-convolutions 9,376; regression 3,426,320; detection 3,869,120 (tests/test_hmlpe.py derives it from
+convolutions 9,376; regression 3,426,320; detection 3,869,120 (tests/models/test_hmlpe.py derives it from
 the layer list).
 
 No BatchNorm (the network predates it): ``bn_axis_name`` is accepted for the registry contract

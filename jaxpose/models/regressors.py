@@ -94,7 +94,7 @@ whose gradient avoids ``nn.max_pool``'s scatter (docs/DESIGN.md, performance not
 
 Paper-scale parameter counts (14 joints, regression branch of 3 layers, no BatchNorm):
 Baseline-1 (224 px) 16,091,626; Baseline-2 (224 px) 4,631,146; non-separated AlexNet (227 px)
-58,461,610; VGG-19 (224 px) 173,304,938 (pinned in ``tests/test_regressors.py``).
+58,461,610; VGG-19 (224 px) 173,304,938 (pinned in ``tests/models/test_regressors.py``).
 """
 
 from __future__ import annotations

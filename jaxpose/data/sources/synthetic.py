@@ -9,7 +9,7 @@ images with a partial distractor figure behind the person that is never annotate
 Left and right differ only by geometry (face, hair, which side is near the camera), never
 by colour, so a horizontal mirror of an image is again a valid image whose labels are the
 mirrored, left/right-swapped labels: front stays front, back stays back, profile facing
-right becomes profile facing left (tests/test_synthetic.py checks this).
+right becomes profile facing left (tests/data/test_synthetic.py checks this).
 
 Annotation follows MPII: ``scale`` = person extent / 200 (the joint box's larger side, so
 lying and crouching people get the right crop) with ±4% annotator noise, ``center`` near

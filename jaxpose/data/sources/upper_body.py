@@ -124,7 +124,7 @@ BUFFY_FACTORS = (1.7, 4.2)  # §4.3 (s_width, s_height) of the upper-body detect
 # §4.3's factors were "empirically set according to the training set" for the detector's window;
 # set the same way for the head-and-shoulders proxy window (module docstring): on Buffy's train
 # episodes the scaled proxy box is 1.618× the side of the joint box and its centre 0.091 of its
-# side above the joint box's (medians; tests/test_upper_body_union.py re-measures them).
+# side above the joint box's (medians; tests/data/test_upper_body_union.py re-measures them).
 BUFFY_CALIBRATION = (1 / 1.618, 0.091)  # (side factor, downward shift in scaled-box sides)
 FLIC_FACTORS = (3.5, 4.5)   # §4.4 (s_width, s_height) of the FLIC torso box
 
