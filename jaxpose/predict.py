@@ -190,17 +190,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   if args.workdir:
     which = args.which or inference.default_which(args.workdir)
     predictor = inference.Predictor.from_checkpoint(args.workdir, which)
+    if args.flip or (args.flip is None and predictor.config.eval.flip):
+      predictor = _with_flip(predictor)
     workdir = os.path.dirname(os.path.dirname(predictor.checkpoint_dir))
   else:
     if args.which:
       p.error("--which picks a checkpoint of --workdir")
     name = args.pretrained or DEFAULT_PRETRAINED
-    predictor = inference.Predictor.pretrained(name, flip=False)
+    predictor = inference.Predictor.pretrained(name, flip=args.flip)  # None: its eval.flip
     print(f"using the released model {name!r} ({predictor.checkpoint_dir}); "
           "--workdir=DIR predicts with a model of your own", flush=True)
     workdir = ""
-  if args.flip or (args.flip is None and predictor.config.eval.flip):
-    predictor = _with_flip(predictor)
   out_dir = args.out or os.path.join(workdir, "predictions")
   bs = int(args.batch_size or min(len(images), int(predictor.config.eval.batch_size)))
 

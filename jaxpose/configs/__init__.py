@@ -62,9 +62,7 @@ def parse_flags(argv: list[str]) -> list[str]:
   from absl import flags
   try:
     return flags.FLAGS(argv)
-  except flags.Error as e:
-    exit_on_flag_error(argv, e)
-  except OVERRIDE_ERRORS as e:
+  except (flags.Error, *OVERRIDE_ERRORS) as e:
     exit_on_flag_error(argv, e)
 
 

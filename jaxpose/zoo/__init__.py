@@ -83,8 +83,9 @@ def save(out: str, config, variables: dict, step: int, **info) -> str:
   BatchNorm statistics, as ``inference.restore`` returns them); ``info`` goes into the manifest
   (the source run, the command, the card's figures)."""
   from flax import serialization
-  host = {k: v for k, v in variables.items() if k in ("params", "batch_stats")}
-  host = _to_numpy(host)
+  import jax
+  host = jax.tree_util.tree_map(
+      np.asarray, {k: v for k, v in variables.items() if k in ("params", "batch_stats")})
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "variables.msgpack"), "wb") as f:
     f.write(serialization.msgpack_serialize(host))
@@ -96,8 +97,3 @@ def save(out: str, config, variables: dict, step: int, **info) -> str:
     json.dump(manifest, f, indent=2, sort_keys=True)
   return out
 
-
-def _to_numpy(tree):
-  if isinstance(tree, dict):
-    return {k: _to_numpy(v) for k, v in tree.items()}
-  return np.asarray(tree)

@@ -12,7 +12,7 @@ import pytest
 
 from jaxpose import crops, export, inference
 from jaxpose.errors import ConfigError
-from conftest import ROOT, cli_env
+from conftest import ROOT, TESTS, cli_env
 
 
 
@@ -155,9 +155,10 @@ def test_geometry_json_lets_a_client_cut_crops(exported):
   np.testing.assert_allclose(crop_pts @ affine[:, :2].T + affine[:, 2], image_pts, atol=1e-4)
 
 
-def test_coordinate_family_exports_visibility():
+def test_coordinate_family_exports_visibility(monkeypatch):
   """Any family exports: a coordinate regressor (random weights) gives joints, score and
   visible, equal to the flax model's."""
+  monkeypatch.syspath_prepend(os.path.join(TESTS, "families"))  # test_family_contract.py
   import jax
   from jaxpose.configs import default
   from jaxpose import models

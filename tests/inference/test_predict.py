@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from jaxpose import crops, inference
-from conftest import ROOT, cli_env
+from conftest import ROOT, TESTS, cli_env
 
 
 
@@ -211,9 +211,11 @@ def test_predict_batch_on_two_devices(run, tmp_path):
 
 
 @pytest.mark.slow
-def test_visibility_of_a_coordinate_family():
-  """A coordinate regressor's presence probabilities come back as ``visibility``."""
+def test_visibility_of_a_coordinate_family(monkeypatch):
+  """A coordinate regressor's presence probabilities come back as ``visibility`` (the network
+  from outside the package of tests/families/test_family_contract.py)."""
   import jax
+  monkeypatch.syspath_prepend(os.path.join(TESTS, "families"))
   from jaxpose.configs import default
   from jaxpose import models
   c = default.get_config()
