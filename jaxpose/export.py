@@ -172,7 +172,7 @@ def geometry(predictor: inference.Predictor, platforms: Sequence[str] = DEFAULT_
           "crop_to_image": "p = (crop - (image_size - 1) / 2) * side / image_size + center",
           "resampling": ("bilinear at the image point of each crop pixel centre, 0 outside "
                          "the image; when side / image_size >= 2 the image is first "
-                         "area-downsampled by floor(side / image_size) (jaxpose.crops.warp)")},
+                         "box-downsampled by floor(side / image_size) (jaxpose.crops.warp)")},
       "joint_names": list(sk.joints),
       "flip_pairs": [list(p) for p in sk.flip_pairs],
       "limbs": [list(p) for p in sk.limbs],

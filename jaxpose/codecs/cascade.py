@@ -55,7 +55,7 @@ Choices written down (the paper and the report are silent, or the library fixes 
 * **Sampling outside the image**: zero (``fill``) per 2×2 neighbour, so a sample less than a pixel
   outside blends with the fill value — tensorflow 2.21's ``ImageProjectiveTransformV3``, which
   ``crops.warp`` reproduces; ``mode="edge"`` clamps instead. ``crop_patches`` does **not**
-  antialias: ``crops.warp`` area-downsamples first when one crop pixel covers ≥ 2 image pixels
+  antialias: ``crops.warp`` box-downsamples first when one crop pixel covers ≥ 2 image pixels
   (``side / S ≥ 2``); below that the two agree to float32 rounding (tested at ``side/S < 2``).
   DeepPose's sub-images are small boxes (a fraction of the torso times σ) at network resolution,
   so they are normally upsampled; for very large people at small ``S`` the patches alias.

@@ -200,48 +200,122 @@ def apply(points, matrix):
   return tf.cast(out, points.dtype if points.dtype.is_floating else tf.float32)
 
 
-def warp(image, matrix, image_size: int, antialias: bool = True):
-  """Resamples ``image`` (H, W, C; uint8 0–255 or float) into the (S, S, C) crop, float32 in [0, 1].
+def window(matrix, height, width, image_size: int, factor=1):
+  """The part of an image a crop reads: ``(x0, y0, x1, y1)`` int32, columns ``[x0, x1)`` and
+  rows ``[y0, y1)``.
 
-  Bilinear, fill 0 outside the image. ``matrix`` maps image → crop; the op is given its
-  inverse (crop → image, its output → input convention). With ``antialias`` the image is
-  first area-downsampled when one crop pixel covers two or more image pixels (as the
-  PyTorch hourglass port resizes before cropping), so large boxes do not alias.
+  The crop's pixels and a pixel around them, mapped back into the image, widened by three
+  blocks of ``factor`` pixels on every side (bilinear reads one pixel beyond a sample; a block
+  of the downsampled image covers ``factor`` pixels; a JPEG decoded by window may differ from
+  the whole decode in the window's last column) and snapped to multiples of ``factor``, so that
+  the window's downsampling blocks are the image's own: the crop cut from the window is the
+  crop cut from the whole image. Clipped to the image, never empty.
+  """
+  m = tf.cast(matrix, tf.float64)
+  f = tf.cast(factor, tf.float64)
+  inv = tf.linalg.inv(m)
+  s = float(image_size)
+  corners = tf.constant([[-1.0, -1.0], [s, -1.0], [-1.0, s], [s, s]], tf.float64)
+  p = tf.matmul(corners, inv[:2, :2], transpose_b=True) + inv[:2, 2]
+  limit = tf.cast(tf.stack([width, height]), tf.float64)
+  lo = tf.floor(tf.reduce_min(p, axis=0) / f) * f - 3.0 * f
+  hi = tf.math.ceil(tf.reduce_max(p, axis=0) / f) * f + 3.0 * f
+  lo = tf.clip_by_value(lo, 0.0, tf.floor((limit - 1.0) / f) * f)
+  hi = tf.clip_by_value(hi, lo + 1.0, limit)
+  return tf.unstack(tf.cast(tf.concat([lo, hi], 0), tf.int32))
+
+
+def _box_down(image, factor):
+  """(h, w, C) float32 → (⌈h/f⌉, ⌈w/f⌉, C): each pixel the mean of the image pixels in its
+  f × f block (fewer at the right and bottom edges), summed in float64 (exact for uint8
+  sources, so the numpy twin ``crops.warp`` gets the same bits)."""
+  f = tf.cast(factor, tf.int32)
+  shape = tf.shape(image)
+  h, w = shape[0], shape[1]
+  hs, ws = -(-h // f), -(-w // f)
+  pad = [[0, hs * f - h], [0, ws * f - w], [0, 0]]
+
+  def blocks(x):
+    return tf.reduce_sum(tf.reshape(tf.pad(x, pad), [hs, f, ws, f, -1]), axis=[1, 3])
+
+  total = blocks(tf.cast(image, tf.float64))
+  count = blocks(tf.ones([h, w, 1], tf.float64))
+  return tf.cast(total / count, tf.float32)
+
+
+def _decode_window(encoded, m, image_size: int, factor):
+  """Decodes only the window of an encoded image (JPEG: ``decode_and_crop_jpeg``; PNG and the
+  rest: the whole decode, then the slice): ``(uint8 window, (x0, y0))``."""
+  def jpeg():
+    shape = tf.io.extract_jpeg_shape(encoded)
+    x0, y0, x1, y1 = window(m, shape[0], shape[1], image_size, factor)
+    part = tf.io.decode_and_crop_jpeg(encoded, tf.stack([y0, x0, y1 - y0, x1 - x0]), channels=3)
+    return part, tf.stack([x0, y0])
+
+  def other():
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    shape = tf.shape(image)
+    x0, y0, x1, y1 = window(m, shape[0], shape[1], image_size, factor)
+    return image[y0:y1, x0:x1], tf.stack([x0, y0])
+
+  part, origin = tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
+  part.set_shape([None, None, 3])
+  return part, origin
+
+
+def warp(image, matrix, image_size: int, antialias: bool = True):
+  """Resamples ``image`` into the (S, S, C) crop of ``matrix`` (image → crop), float32 in [0, 1].
+
+  ``image``: (H, W, C) uint8 0–255 or float, or the encoded bytes of a JPEG / PNG / ... file
+  (a scalar ``tf.string``; decoded to 3 channels). Only the ``window`` the crop reads is
+  decoded (JPEG), converted and downsampled: the cost of a crop does not grow with the
+  picture around it. Bilinear, fill 0 outside the image; the op is given the inverse matrix
+  (crop → image, its output → input convention). With ``antialias``, when one crop pixel
+  covers ``f = floor(1/sqrt|det|) ≥ 2`` image pixels, the window is first box-downsampled by
+  ``f`` (the mean of each f × f block of the image's own grid, as the PyTorch hourglass port
+  resizes before cropping), so large boxes do not alias. ``crops.warp`` is the numpy twin.
   """
   image = tf.convert_to_tensor(image)
-  if image.dtype == tf.uint8:
-    image = tf.cast(image, tf.float32) / 255.0
-  else:
-    image = tf.cast(image, tf.float32)
   m = tf.cast(matrix, tf.float64)
   size = int(image_size)
-
+  factor = tf.ones([], tf.float64)
   if antialias:
     det = tf.abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
-    factor = tf.floor(1.0 / tf.sqrt(det))  # image pixels per crop pixel, rounded down
+    factor = tf.maximum(tf.floor(1.0 / tf.sqrt(det)), 1.0)  # image pixels per crop pixel
+  if image.dtype == tf.string:
+    part, origin = _decode_window(image, m, size, factor)
+  else:
     shape = tf.shape(image)
-    h, w = tf.cast(shape[0], tf.float64), tf.cast(shape[1], tf.float64)
+    x0, y0, x1, y1 = window(m, shape[0], shape[1], size, factor)
+    part, origin = image[y0:y1, x0:x1], tf.stack([x0, y0])
+  if part.dtype == tf.uint8:
+    part = tf.cast(part, tf.float32) / 255.0
+  else:
+    part = tf.cast(part, tf.float32)
+  origin = tf.cast(origin, tf.float64)
+  zero, one = tf.zeros([], tf.float64), tf.ones([], tf.float64)
+  # window pixel → image pixel: x = xw + x0.
+  m = tf.matmul(m, tf.stack([tf.stack([one, zero, origin[0]]), tf.stack([zero, one, origin[1]]),
+                             tf.stack([zero, zero, one])]))
 
-    def _down():
-      hs = tf.maximum(tf.math.ceil(h / factor), 1.0)
-      ws = tf.maximum(tf.math.ceil(w / factor), 1.0)
-      small = tf.image.resize(image, tf.cast(tf.stack([hs, ws]), tf.int32), method="area")
-      # small pixel → original pixel: x = (xs + 0.5) · W / Ws - 0.5.
-      sx, sy = w / ws, h / hs
-      down = tf.stack([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-      return small, tf.matmul(m, tf.cast(down, tf.float64))
+  def _down():
+    # small pixel → window pixel: x = f · xs + (f - 1) / 2 (the centre of its block).
+    half = (factor - 1.0) / 2.0
+    down = tf.stack([tf.stack([factor, zero, half]), tf.stack([zero, factor, half]),
+                     tf.stack([zero, zero, one])])
+    return _box_down(part, factor), tf.matmul(m, down)
 
-    image, m = tf.cond(factor >= 2.0, _down, lambda: (image, m))
+  if antialias:
+    part, m = tf.cond(factor >= 2.0, _down, lambda: (part, m))
 
   inv = tf.linalg.inv(m)
   inv = inv / inv[2, 2]
   transform = tf.cast(tf.reshape(inv, [9])[:8], tf.float32)[None]
   out = tf.raw_ops.ImageProjectiveTransformV3(
-      images=image[None], transforms=transform,
+      images=part[None], transforms=transform,
       output_shape=tf.constant([size, size], tf.int32),
       fill_value=tf.constant(0.0, tf.float32), interpolation="BILINEAR", fill_mode="CONSTANT")[0]
-  channels = image.shape[-1]
-  out.set_shape([size, size, channels])
+  out.set_shape([size, size, image.shape[-1] if image.dtype != tf.string else 3])
   return out
 
 

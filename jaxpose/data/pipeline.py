@@ -5,7 +5,10 @@ repeated stream of raw records is enumerated *before* any random op, every examp
 augmentation draws from a stateless seed ``(config.seed, position in the stream)``, and a
 run resumed at step ``s`` skips the first ``s × host_batch`` raw records (cheap: nothing
 is decoded before the skip). So an interrupted run continues with exactly the batches
-of an uninterrupted one. Only tf ops run per example (no ``py_function``).
+of an uninterrupted one. Only tf ops run per example (no ``py_function``). A crop decodes,
+converts and downsamples only the window of the picture it reads (``augment.warp`` given the
+encoded bytes; JPEG windows through ``decode_and_crop_jpeg``), so its cost does not grow with
+the picture around the person.
 
 Which targets a batch carries is the model family's choice (``family.targets()``, passed in
 as ``targets``): ``heatmaps`` (+ ``target_weight``), ``heatmap_pyramid``, ``coords``,
@@ -88,9 +91,15 @@ def example_transform(config, train: bool, targets=(), inputs=()):
   scales = heatmap_codec.check_scales(config.get("eval", {}).get("scales", (1.0,)))
   scale_pad = float(data.get("scale_pad", 1.25))
 
+  whole_image = not train and bool(inputs & {"image_scales", "full_image"})
+
   def transform(position, record):
     seed = tf.stack([tf.constant(seed0, tf.int64), tf.cast(position, tf.int64)])
-    image = tf.io.decode_image(record["image"], channels=3, expand_animations=False)
+    # The plain crop decodes only its window (issue #37); the evaluation inputs that read the
+    # whole picture decode it once and cut every crop from that.
+    image = record["image"]
+    if whole_image:
+      image = tf.io.decode_image(image, channels=3, expand_animations=False)
     ex = augment.augment_example(
         {"image": image, "joints": record["joints"], "valid": record["valid"],
          "center": record["center"], "scale": record["scale"]},
@@ -129,8 +138,8 @@ def full_image(image, center, scale, scale_pad: float, cascade_cfg):
 
   The canvas is ``cascade.canvas`` = C pixels square, centred on the person: the original
   pixels, copied at an integer offset (no resampling), when the person box with
-  ``cascade.canvas_margin`` fits (box side ≤ C); else the image area-downsampled by the integer
-  factor f = ⌈side / C⌉ first (``augment.warp``'s antialiasing). Outside the image: 0 (black,
+  ``cascade.canvas_margin`` fits (box side ≤ C); else the image box-downsampled by the integer
+  factor f = ⌈side / C⌉ first (``augment.warp``'s antialiasing: the mean of each f × f block). Outside the image: 0 (black,
   as the training patches). uint8 keeps an evaluation batch of canvases small; the cascade
   normalises the patches it cuts from it (``inference.CascadePredictor``).
   """
