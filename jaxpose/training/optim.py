@@ -29,7 +29,9 @@ def schedule(cfg, total_steps: int, steps_per_epoch: int) -> optax.Schedule:
   """The learning rate per step: optional linear warm-up, then constant / piecewise / cosine.
 
   ``schedule.boundaries`` are read in ``schedule.boundary_unit``: 'epoch' (the papers'
-  "÷10 at epochs 170 and 220"), 'step', or 'fraction' of the whole run.
+  "÷10 at epochs 170 and 220"), 'step', or 'fraction' of the whole run. Every boundary
+  multiplies the rate by ``schedule.decay`` once (boundaries that round to the same step
+  too); one at or before the end of the warm-up takes effect when the warm-up ends.
   """
   s = cfg.schedule
   lr = float(cfg.learning_rate)
@@ -40,9 +42,11 @@ def schedule(cfg, total_steps: int, steps_per_epoch: int) -> optax.Schedule:
   elif name == "piecewise":
     unit = s.get("boundary_unit", "epoch")
     factor = {"epoch": steps_per_epoch, "step": 1, "fraction": total_steps}[unit]
-    bounds = {max(1, int(round(b * factor))) - warmup: float(s.get("decay", 0.1))
-              for b in s.get("boundaries", ())}
-    main = optax.piecewise_constant_schedule(lr, {k: v for k, v in bounds.items() if k > 0})
+    decay, bounds = float(s.get("decay", 0.1)), {}
+    for b in s.get("boundaries", ()):  # a step count into `main`, which starts after the warm-up
+      k = max(0, max(1, int(round(b * factor))) - warmup)
+      bounds[k] = bounds.get(k, 1.0) * decay
+    main = optax.piecewise_constant_schedule(lr, bounds)
   elif name == "cosine":
     main = optax.cosine_decay_schedule(lr, max(1, total_steps - warmup))
   else:

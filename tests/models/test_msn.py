@@ -193,14 +193,6 @@ def _family(weighting="pixels"):
   return MSNFamily(c)
 
 
-def test_multiscale_loss_missing_level():
-  outputs = {"pyramid": ((jnp.zeros((1, 8, 8, K)), jnp.zeros((1, 4, 4, K))),)}
-  batch = {"heatmap_pyramid": (jnp.zeros((1, 8, 8, K)),), "target_weight": jnp.ones((1, K))}
-  with pytest.raises(ValueError, match="4×4 has no target.*pyramid_levels"):
-    losses.multiscale_heatmap_mse(outputs["pyramid"], batch["heatmap_pyramid"],
-                                  batch["target_weight"])
-
-
 @pytest.mark.slow
 def test_supervised_scales_switch_changes_the_loss_terms(tiny_variables):
   """With n supervised scales each stack adds the MSE of its maps at GT/2 … GT/2^(n-1),

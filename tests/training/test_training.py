@@ -73,8 +73,3 @@ def test_a_nan_learning_rate_is_refused_at_start_up(config, tmp_path):
   config.train.learning_rate = float("nan")
   with pytest.raises(ConfigError, match=r"train.learning_rate=nan: must be > 0"):
     loop.train(config, str(tmp_path))
-
-
-def test_missing_workdir_checkpoint_is_a_clear_error(tmp_path):
-  with pytest.raises(checkpoint.CheckpointError, match="no checkpoints/ folder"):
-    inference.load(str(tmp_path))
