@@ -1,19 +1,20 @@
 """The evaluation crop of a person in any image, in numpy: no tensorflow, same pixels.
 
 Why a second implementation: the tf.data pipeline cuts crops with tf ops
-(``data.augment.crop_matrix`` + ``warp``), and a user predicting on their own images —
-or a serving client — should not need tensorflow (an 8 s import, a 500 MB dependency) for
-one affine warp. This module ports that warp to numpy *operation for operation*, in the same
-float32 arithmetic as tensorflow's CPU kernels, so that a record cut here and the same
-record cut by the pipeline are the same network input (tests/inference/test_predict.py measures the
-difference on random images, boxes and augmentations, and reproduces evaluate.py's numbers
-through ``inference.Predictor.predict_batch``).
+(``codecs.geometry.crop_matrix_tf`` + ``data.augment.warp``), and a user predicting on their
+own images — or a serving client — should not need tensorflow (an 8 s import, a 500 MB
+dependency) for one affine warp. This module ports that warp to numpy *operation for
+operation*, in the same float32 arithmetic as tensorflow's CPU kernels, so that a record cut
+here and the same record cut by the pipeline are the same network input
+(tests/inference/test_predict.py measures the difference on random images, boxes and
+augmentations, and reproduces evaluate.py's numbers through
+``inference.Predictor.predict_batch``).
 
 What is reproduced (tensorflow 2.21 CPU kernels):
 
-* ``crop_matrix`` — ``augment.crop_matrix``: the image → crop matrix, composed in float64 from
-  float32 inputs (the pipeline's record fields and augmentation parameters are float32) and
-  returned as float32, as the pipeline hands it on.
+* the image → crop matrix — ``codecs.geometry.crop_matrix``, the numpy twin of the pipeline's
+  ``geometry.crop_matrix_tf`` (the geometry module keeps both, with ``invert`` and
+  ``apply_affine``): composed in float64 from float32 inputs and returned as float32.
 * ``warp`` — ``augment.warp``: ``ImageProjectiveTransformV3`` (BILINEAR, CONSTANT fill 0)
   samples crop pixel (x, y) at the image point ``inverse(matrix) @ (x, y, 1)`` in pixel-centre
   coordinates (no half-pixel offsets) and blends its 2×2 neighbours with float32 weights; a
@@ -25,7 +26,7 @@ What is reproduced (tensorflow 2.21 CPU kernels):
   which is exact for uint8 sources) and the matrix composed with the block centres
   ``x = f·xs + (f−1)/2``. Both twins cut the ``window`` the crop reads first (the same float64
   arithmetic), so only it is converted and downsampled.
-* ``normalise`` — ``(rgb / 255 − MEAN) / STD`` in float32, ``pipeline.MEAN`` / ``STD``.
+* ``normalise`` — ``(rgb / 255 − MEAN) / STD`` in float32, ``codecs.geometry.MEAN`` / ``STD``.
 
 Measured against tensorflow 2.21: bit-identical (0 difference) on random images, boxes,
 rotations, flips and downsampling factors up to 10, and on every evaluation crop of the
@@ -66,13 +67,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from jaxpose.codecs import geometry
 from jaxpose.errors import DataError
 from jaxpose.formats import images
-
-# ImageNet statistics; the network sees (rgb/255 - MEAN) / STD. The same values as
-# jaxpose.data.pipeline.MEAN / STD (tests/inference/test_predict.py checks that they agree).
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 
@@ -146,50 +143,6 @@ def center_scale_to_box(center, scale: float) -> np.ndarray:
   cx, cy = (float(v) for v in np.asarray(center, np.float64).reshape(2))
   half = 100.0 * float(scale)
   return np.array([cx + 0.5 - half, cy + 0.5 - half, cx + 0.5 + half, cy + 0.5 + half])
-
-
-# --------------------------------------------------------------------------- geometry
-
-def crop_matrix(center, scale, image_size: int, scale_pad: float = 1.25, *,
-                scale_factor: float = 1.0, rotation: float = 0.0, shear: float = 0.0,
-                flip: bool = False) -> np.ndarray:
-  """The (3, 3) float32 image → crop matrix, ``augment.crop_matrix`` in numpy.
-
-  ``crop = F · T((S-1)/2) · R(rotation) · Shear · (S / side) · T(-center)``, side =
-  ``200 · scale · scale_pad · scale_factor``; the inputs are rounded to float32 first (as the
-  pipeline's record fields and tf parameters are), the matrix composed in float64 in the same
-  order as the tf code and rounded to float32.
-  """
-  f32 = lambda v: np.float64(np.float32(v))
-  cx, cy = (np.float64(v) for v in np.asarray(center, np.float32).reshape(2))
-  scale = f32(np.asarray(scale, np.float32).reshape(()))
-  s, shear = f32(scale_factor), f32(shear)
-  theta = f32(rotation) * (math.pi / 180.0)
-  size = float(image_size)
-  k = size / (200.0 * scale * float(scale_pad) * s)
-  cos, sin = np.cos(theta), np.sin(theta)
-  a = k * cos
-  b = k * (cos * shear + sin)
-  c = -k * sin
-  d = k * (cos - sin * shear)
-  half = (size - 1.0) / 2.0
-  tx = half - (a * cx + b * cy)
-  ty = half - (c * cx + d * cy)
-  sign, offset = (-1.0, size - 1.0) if flip else (1.0, 0.0)
-  m = np.array([[sign * a, sign * b, sign * tx + offset], [c, d, ty], [0.0, 0.0, 1.0]])
-  return m.astype(np.float32)
-
-
-def invert(matrix) -> np.ndarray:
-  """Inverse of a (3, 3) affine matrix, computed in float64, float32 (``augment.invert``)."""
-  return np.linalg.inv(np.asarray(matrix, np.float64)).astype(np.float32)
-
-
-def apply(points, matrix) -> np.ndarray:
-  """(..., 2) points through a (3, 3) or (2, 3) affine (float64 inside, float32 out)."""
-  m = np.asarray(matrix, np.float64)
-  p = np.asarray(points, np.float64)
-  return (p @ m[:2, :2].T + m[:2, 2]).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- resampling
@@ -283,8 +236,9 @@ def warp(image, matrix, image_size: int, antialias: bool = True) -> np.ndarray:
 
 
 def normalise(crop) -> np.ndarray:
-  """[0, 1] crop(s) → the network's input ``(crop − MEAN) / STD``, float32."""
-  return ((np.asarray(crop, np.float32) - MEAN) / STD).astype(np.float32)
+  """[0, 1] crop(s) → the network's input ``(crop − MEAN) / STD`` (``geometry.MEAN`` /
+  ``STD``), float32."""
+  return ((np.asarray(crop, np.float32) - geometry.MEAN) / geometry.STD).astype(np.float32)
 
 
 def crop(image, center, scale, image_size: int, scale_pad: float = 1.25,
@@ -292,8 +246,8 @@ def crop(image, center, scale, image_size: int, scale_pad: float = 1.25,
   """The evaluation crop of one person: ``(crop (S, S, 3) float32 in [0, 1], affine (2, 3)
   crop → image)``, as the pipeline cuts a record with this centre and scale
   (``scale_factor`` ≠ 1: the box side × that factor, one crop of the multi-scale test)."""
-  m = crop_matrix(center, scale, image_size, scale_pad, scale_factor=scale_factor)
-  return warp(image, m, image_size, antialias=antialias), invert(m)[:2]
+  m = geometry.crop_matrix(center, scale, image_size, dict(scale_factor=scale_factor), scale_pad)
+  return warp(image, m, image_size, antialias=antialias), geometry.invert(m)[:2]
 
 
 def scale_crops(image, center, scale, image_size: int, scales: Sequence[float],

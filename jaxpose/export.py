@@ -46,7 +46,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from jaxpose import crops, inference
+from jaxpose import inference
+from jaxpose.codecs import geometry as crop_geometry
 from jaxpose.errors import ConfigError, exit_on_user_error
 
 JAX_FILE = "pose.jaxexport"
@@ -117,7 +118,7 @@ def save_saved_model(predictor: inference.Predictor, path: str,
   module = tf.Module()
   module.params = tf.nest.map_structure(lambda a: tf.Variable(a, trainable=False),
                                         predictor.variables)
-  mean, std = tf.constant(crops.MEAN), tf.constant(crops.STD)
+  mean, std = tf.constant(crop_geometry.MEAN), tf.constant(crop_geometry.STD)
 
   @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8, name="crops")],
                autograph=False)
@@ -155,7 +156,8 @@ def geometry(predictor: inference.Predictor, platforms: Sequence[str] = DEFAULT_
       "image_size": size,
       "heatmap_size": int(cfg.data.heatmap_size) if heatmaps else None,
       "scale_pad": float(cfg.data.get("scale_pad", 1.25)),
-      "mean": [float(v) for v in crops.MEAN], "std": [float(v) for v in crops.STD],
+      "mean": [float(v) for v in crop_geometry.MEAN],
+      "std": [float(v) for v in crop_geometry.STD],
       "inputs": {
           "jax_export": {"shape": ["b", size, size, 3], "dtype": "float32",
                          "values": "(rgb / 255 - mean) / std, RGB channel order"},

@@ -12,7 +12,7 @@ ALLOWED = {
     "runtime": set(),
     "errors": {"formats"},
     "codecs": set(),
-    "crops": {"errors", "formats"},
+    "crops": {"codecs", "errors", "formats"},
     "models": set(),
     "losses": set(),
     "evaluation": {"formats", "skeleton"},

@@ -36,11 +36,11 @@ The cascade (§3, issue #16):
 
 Choices written down (the paper and the report are silent, or the library fixes them):
 
-* **Box → crop convention** = the library's (``augment.crop_matrix`` / ``crops.crop_matrix``):
+* **Box → crop convention** = the library's (``geometry.crop_matrix`` / ``crop_matrix_tf``):
   pixel centres at integers, the box's outer edges on the crop's outer edges, the box centre on
   crop pixel ``((S−1)/2, (S−1)/2)``; image → patch is ``p = (x − c)·S/side + (S−1)/2`` (no
-  rotation: DeepPose's boxes are axis-aligned). It equals ``crops.crop_matrix(center,
-  side / (200·scale_pad), S, scale_pad)`` (tested).
+  rotation: DeepPose's boxes are axis-aligned). It equals ``geometry.crop_matrix(center,
+  side / (200·scale_pad), S, None, scale_pad)`` (tested).
 * **Square boxes, one side per person**: all K boxes of a person share ``σ·diam`` (``sides``
   (B,)); every function here also takes per-box sides (B, K). ``normalise`` / ``denormalise``
   also take rectangular ``(w, h)`` sizes, as §3 defines N.
@@ -60,8 +60,8 @@ Choices written down (the paper and the report are silent, or the library fixes 
   DeepPose's sub-images are small boxes (a fraction of the torso times σ) at network resolution,
   so they are normally upsampled; for very large people at small ``S`` the patches alias.
   uint8 images are scaled to [0, 1] (as ``crops.warp``); float images are sampled as given, so
-  for mean/std-normalised images ``fill=0`` is the mean colour (pass ``fill=(0 − MEAN)/STD`` for
-  the pipeline's black border).
+  for mean/std-normalised images ``fill=0`` is the mean colour (pass
+  ``fill=(0 − geometry.MEAN)/geometry.STD`` for the pipeline's black border).
 * **Error frame** (§3.2): errors are measured in the stage box frame, ``(y^(s−1) − y) / side``
   with ``side`` the caller's per-person length — use the training box side ``σ·diam(y)`` of the
   ground truth, the same in ``error_statistics`` and the pipeline's draw — so the distribution
@@ -86,6 +86,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from jaxpose.codecs import geometry
 from jaxpose.codecs.geometry import _xp
 
 
@@ -197,7 +198,8 @@ def box_affine(center, side, out_size: int):
   """(..., 3, 3) image → patch-pixel affine of square boxes (numpy / jax).
 
   ``p = (x − c)·S/side + (S − 1)/2``: the box's outer edges on the patch's outer edges, its centre
-  on ``((S−1)/2, (S−1)/2)`` — ``crops.crop_matrix(center, side / (200·scale_pad), S, scale_pad)``.
+  on ``((S−1)/2, (S−1)/2)`` — ``geometry.crop_matrix(center, side / (200·scale_pad), S, None,
+  scale_pad)``.
   ``center`` (..., 2); ``side`` scalar or ``center``'s leading shape (or a prefix of it).
   """
   xp = _xp(center, side)
@@ -215,7 +217,8 @@ def box_affine(center, side, out_size: int):
 def box_affine_inverse(center, side, out_size: int):
   """(..., 3, 3) patch-pixel → image affine, the inverse of ``box_affine`` in closed form:
   ``x = c + (p − (S−1)/2)·side/S`` (numpy / jax). ``[..., :2, :]`` is the batch ``affine``
-  convention (crop → image) of ``codecs.geometry.to_image``."""
+  convention (crop → image) of ``geometry.to_image``; points go through it with
+  ``geometry.apply_affine``."""
   xp = _xp(center, side)
   c = xp.asarray(center)
   step = _side(side, c.ndim - 1, xp)[..., 0] / float(out_size)
@@ -226,14 +229,6 @@ def box_affine_inverse(center, side, out_size: int):
           xp.stack([zero, step, c[..., 1] - half * step], axis=-1),
           xp.stack([zero, zero, one], axis=-1)]
   return xp.stack(rows, axis=-2)
-
-
-def apply_affine(matrix, points):
-  """(..., 2) points through (..., 2 or 3, 3) affines with the same leading shape (numpy / jax)."""
-  xp = _xp(matrix, points)
-  m = xp.asarray(matrix)
-  p = xp.asarray(points)
-  return xp.einsum("...ij,...j->...i", m[..., :2, :2], p) + m[..., :2, 2]
 
 
 # ------------------------------------------------------------------------------- patches
@@ -316,7 +311,7 @@ def refine(prev_joints, patch_coords, centers, sides, out_size: int):
   c = xp.asarray(centers)
   psi = _diagonal(patch_coords, prev.ndim, xp)
   pixels = psi * float(out_size) - 0.5  # codecs.coords.decode
-  image = apply_affine(box_affine_inverse(c, sides, out_size), pixels)
+  image = geometry.apply_affine(pixels, box_affine_inverse(c, sides, out_size))
   return image + (prev - c)
 
 
@@ -388,7 +383,7 @@ def refine_stage(apply_fn: Callable[[Any], Any], images, joints_prev, skeleton, 
 
 
 __all__: Sequence[str] = [
-    "apply_affine", "box_affine", "box_affine_inverse", "crop_patches", "denormalise",
+    "box_affine", "box_affine_inverse", "crop_patches", "denormalise",
     "cholesky_2x2", "error_statistics", "normalise", "patch_targets", "refine", "refine_stage",
     "stage_boxes", "torso_diameter", "torso_pairs",
 ]

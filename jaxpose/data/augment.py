@@ -11,10 +11,11 @@ centres at integers. A record's crop box is the square of side
 the outer edges of the ``S × S`` crop (``S = image_size``), so the box centre lands on the
 crop centre ``((S-1)/2, (S-1)/2)``. Rotation, shear and scale act about that centre and
 are composed with the horizontal flip ``x' = S - 1 - x`` into ONE 3×3 matrix
-image → crop (``crop_matrix``); the image is resampled once through its inverse
-(``warp``) and the joints are mapped through the matrix itself (``apply``). On a flip the
-joint order is permuted with ``skeleton.flip_permutation`` so that index k still names
-the same anatomical joint (left stays left in the person's frame).
+image → crop (``codecs.geometry.crop_matrix_tf``); the image is resampled once through its
+inverse (``warp``) and the joints are mapped through the matrix itself
+(``geometry.apply_affine_tf``). On a flip the joint order is permuted with
+``skeleton.flip_permutation`` so that index k still names the same anatomical joint (left
+stays left in the person's frame).
 
 Sign conventions: a positive ``rotation`` turns the image content counter-clockwise as
 seen on screen (y down); ``shear`` is a horizontal shear factor ``x += shear * y`` in the
@@ -29,13 +30,12 @@ than a pixel outside the image blend with the fill value 0.
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from jaxpose.codecs.geometry import inside
+from jaxpose.codecs import geometry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,61 +143,6 @@ def identity_params() -> dict:
   """The parameters of the plain crop (evaluation)."""
   return dict(scale_factor=tf.constant(1.0), rotation=tf.constant(0.0),
               shear=tf.constant(0.0), flip=tf.constant(False), translate=tf.zeros([2]))
-
-
-def crop_matrix(center, scale, image_size: int, params: Optional[dict] = None,
-                scale_pad: float = 1.25, dtype=tf.float32):
-  """The (3, 3) image → crop matrix of one example.
-
-  ``crop = F · T((S-1)/2) · R(rotation) · Shear · (S / side) · T(-center)`` with
-  ``side = 200 · scale · scale_pad · scale_factor`` and F the optional flip
-  ``x' = S - 1 - x``; ``params["translate"]`` (u_x, u_y) moves the crop window by
-  ``u · S`` crop pixels before the flip (the content moves by ``-u · S``). Composed in float64 (image coordinates can be in the thousands),
-  returned in ``dtype``.
-  """
-  params = identity_params() if params is None else params
-  f64 = tf.float64
-  center = tf.cast(tf.reshape(center, [2]), f64)
-  scale = tf.cast(tf.reshape(scale, []), f64)
-  s = tf.cast(params["scale_factor"], f64)
-  theta = tf.cast(params["rotation"], f64) * (math.pi / 180.0)
-  shear = tf.cast(params["shear"], f64)
-  flip = tf.cast(params["flip"], tf.bool)
-  size = float(image_size)
-  k = size / (200.0 * scale * float(scale_pad) * s)
-  cos, sin = tf.cos(theta), tf.sin(theta)
-  zero, one = tf.zeros([], f64), tf.ones([], f64)
-  # Linear part R · Shear · k, R = [[cos, sin], [-sin, cos]] (counter-clockwise on screen).
-  a = k * cos
-  b = k * (cos * shear + sin)
-  c = -k * sin
-  d = k * (cos - sin * shear)
-  half = (size - 1.0) / 2.0
-  shift = tf.cast(params.get("translate", tf.zeros([2])), f64) * size
-  tx = half - (a * center[0] + b * center[1]) - shift[0]
-  ty = half - (c * center[0] + d * center[1]) - shift[1]
-  sign = tf.where(flip, -one, one)
-  offset = tf.where(flip, tf.constant(size - 1.0, f64), zero)
-  m = tf.stack([
-      tf.stack([sign * a, sign * b, sign * tx + offset]),
-      tf.stack([c, d, ty]),
-      tf.stack([zero, zero, one]),
-  ])
-  return tf.cast(m, dtype)
-
-
-def invert(matrix, dtype=tf.float32):
-  """Inverse of a (3, 3) affine matrix, computed in float64."""
-  return tf.cast(tf.linalg.inv(tf.cast(matrix, tf.float64)), dtype)
-
-
-def apply(points, matrix):
-  """Maps (..., 2) points through a (3, 3) or (2, 3) affine matrix (float64 inside)."""
-  points = tf.convert_to_tensor(points)
-  m = tf.cast(matrix, tf.float64)
-  p = tf.cast(points, tf.float64)
-  out = tf.linalg.matvec(m[:2, :2], p) + m[:2, 2]
-  return tf.cast(out, points.dtype if points.dtype.is_floating else tf.float32)
 
 
 def window(matrix, height, width, image_size: int, factor=1):
@@ -323,15 +268,15 @@ def scale_crops(image, center, scale, image_size: int, scales: Sequence[float],
                 scale_pad: float = 1.25, antialias: bool = True):
   """The plain crop at several box sizes (multi-scale test): (n, S, S, C) float32 in [0, 1].
 
-  Crop i is the crop of ``crop_matrix`` with ``scale_factor = scales[i]`` (box side × s
-  about the same centre; s > 1 shows the person smaller), so ``scales[i] == 1`` is exactly
-  the evaluation crop of ``augment_example``. ``codecs.heatmap.from_scale`` undoes the
+  Crop i is the crop of ``geometry.crop_matrix_tf`` with ``scale_factor = scales[i]`` (box
+  side × s about the same centre; s > 1 shows the person smaller), so ``scales[i] == 1`` is
+  exactly the evaluation crop of ``augment_example``. ``codecs.heatmap.from_scale`` undoes the
   scaling on the network's heat maps.
   """
   crops = []
   for s in scales:
     params = dict(identity_params(), scale_factor=tf.constant(float(s), tf.float32))
-    matrix = crop_matrix(center, scale, image_size, params, scale_pad)
+    matrix = geometry.crop_matrix_tf(center, scale, image_size, params, scale_pad)
     crops.append(warp(image, matrix, image_size, antialias=antialias))
   return tf.stack(crops)
 
@@ -388,7 +333,8 @@ def augment_example(example: Mapping[str, Any], seed, cfg: Any, image_size: int,
     params = sample(s_geom, cfg)
   else:
     params = identity_params()
-  matrix = crop_matrix(example["center"], example["scale"], image_size, params, scale_pad)
+  matrix = geometry.crop_matrix_tf(example["center"], example["scale"], image_size, params,
+                                   scale_pad)
   image = warp(example["image"], matrix, image_size, antialias=antialias)
   if train and cfg.color > 0:
     image = color_jitter(image, s_color, cfg)
@@ -396,7 +342,7 @@ def augment_example(example: Mapping[str, Any], seed, cfg: Any, image_size: int,
   joints = tf.cast(example["joints"], tf.float32)
   valid = tf.cast(example["valid"], tf.float32)
   visible = joints[:, 2] * valid
-  joints_crop = apply(joints[:, :2], matrix)
+  joints_crop = geometry.apply_affine_tf(joints[:, :2], matrix)
   perm = tf.constant(np.asarray(flip_perm, np.int32))
   flip = tf.cast(params["flip"], tf.bool)
 
@@ -409,7 +355,7 @@ def augment_example(example: Mapping[str, Any], seed, cfg: Any, image_size: int,
       joints_crop=joints_crop,
       valid=valid,
       visible=visible,
-      inside=inside(joints_crop, image_size),
-      affine=invert(matrix)[:2],
+      inside=geometry.inside(joints_crop, image_size),
+      affine=geometry.invert_tf(matrix)[:2],
       flip=flip,
   )

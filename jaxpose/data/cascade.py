@@ -17,8 +17,9 @@ raw records, exactly as ``pipeline.train_iterator`` does):
    ``codecs.cascade.torso_diameter``'s torso pair and fallback, here in tf); a person with
    neither torso diagonal annotated uses the record's ``norm`` (LSP's torso size with its
    fallbacks, ``sources.lsp.torso_norm``);
-4. the crop: ``augment.crop_matrix`` / ``augment.warp`` — the library's crop (box edges on the
-   crop's outer edges), from the decoded full image, with ``scale = side / (200 · scale_pad)``;
+4. the crop: ``codecs.geometry.crop_matrix_tf`` / ``augment.warp`` — the library's crop (box
+   edges on the crop's outer edges), from the decoded full image, with
+   ``scale = side / (200 · scale_pad)``;
 5. targets: ``coords`` (K, 2) of every joint in the patch frame and ``target_weight`` one-hot
    at ``i`` (× annotated × inside the patch): the stage network outputs all K joints and only
    output ``i`` is trained (DeepPose's ψ_i), so the coordinate family's L2 term trains it as is.
@@ -32,7 +33,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from jaxpose.codecs import coords as coords_codec
-from jaxpose.codecs.geometry import inside
+from jaxpose.codecs import geometry
 from jaxpose.data import augment, datasets, pipeline
 from jaxpose.errors import ConfigError
 
@@ -106,11 +107,11 @@ def patch_transform(config, table: dict):
     delta = mean[i] + tf.linalg.matvec(chol[i], z)
     simulated = tf.random.stateless_uniform([], s_sim) < p_sim
     center = tf.where(simulated, joints[i] + side * delta, tf.gather(prev, row)[i])
-    matrix = augment.crop_matrix(center, side / (200.0 * scale_pad), size, None, scale_pad)
+    matrix = geometry.crop_matrix_tf(center, side / (200.0 * scale_pad), size, None, scale_pad)
     patch = augment.warp(image, matrix, size)
-    joints_crop = augment.apply(joints, matrix)
-    weight = tf.one_hot(i, k) * valid * inside(joints_crop, size)
-    return {"image": (patch - pipeline.MEAN) / pipeline.STD,
+    joints_crop = geometry.apply_affine_tf(joints, matrix)
+    weight = tf.one_hot(i, k) * valid * geometry.inside(joints_crop, size)
+    return {"image": (patch - geometry.MEAN) / geometry.STD,
             "coords": coords_codec.encode(joints_crop, size),
             "target_weight": weight, "valid": valid}
 

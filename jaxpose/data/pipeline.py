@@ -34,16 +34,13 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from jaxpose.codecs import coords as coords_codec
+from jaxpose.codecs import geometry
 from jaxpose.codecs import heatmap as heatmap_codec
 from jaxpose.codecs import part_windows
 from jaxpose.errors import ConfigError
 from jaxpose.data import augment, datasets
 
 tf.config.set_visible_devices([], "GPU")  # JAX owns the accelerator.
-
-# ImageNet statistics; the network sees (rgb/255 - MEAN) / STD.
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 EVAL_KEYS = ("joints", "valid", "visible", "norm", "center", "scale", "affine", "index")
 TARGETS = ("heatmaps", "heatmap_pyramid", "coords", "present", "part_windows")
@@ -105,7 +102,7 @@ def example_transform(config, train: bool, targets=(), inputs=()):
          "center": record["center"], "scale": record["scale"]},
         seed, data.augment, size, flip_perm, train=train, scale_pad=scale_pad)
     weight = ex["valid"] * ex["inside"]
-    out = {"image": (ex["image"] - MEAN) / STD, "target_weight": weight,
+    out = {"image": (ex["image"] - geometry.MEAN) / geometry.STD, "target_weight": weight,
            "valid": ex["valid"], "visible": ex["visible"], "affine": ex["affine"]}
     if "heatmaps" in targets:
       out["heatmaps"], _ = hm_codec.encode(ex["joints_crop"], weight)
@@ -122,8 +119,9 @@ def example_transform(config, train: bool, targets=(), inputs=()):
       out.update(joints=record["joints"], norm=record["norm"], center=record["center"],
                  scale=record["scale"], index=record["index"])
       if "image_scales" in inputs:
-        out["image_scales"] = (augment.scale_crops(
-            image, record["center"], record["scale"], size, scales, scale_pad) - MEAN) / STD
+        crops = augment.scale_crops(image, record["center"], record["scale"], size, scales,
+                                    scale_pad)
+        out["image_scales"] = (crops - geometry.MEAN) / geometry.STD
       if "full_image" in inputs:
         out["full_image"], out["full_affine"] = full_image(
             image, record["center"], record["scale"], scale_pad, config.cascade)

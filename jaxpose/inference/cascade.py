@@ -33,8 +33,7 @@ class CascadePredictor:
   """
 
   def __init__(self, stages, flip: bool = False, upto: int = 0):
-    from jaxpose.codecs import cascade
-    from jaxpose.data import pipeline
+    from jaxpose.codecs import cascade, geometry
     if not stages:
       raise ValueError("CascadePredictor needs at least stage 1")
     first_cfg, first_vars, first_step = stages[0]
@@ -51,8 +50,8 @@ class CascadePredictor:
     if not 1 <= n <= len(stages):
       raise ValueError(f"upto={upto}: the cascade has {len(stages)} stages")
     self.num_stages = n
-    mean = jnp.asarray(pipeline.MEAN)
-    std = jnp.asarray(pipeline.STD)
+    mean = jnp.asarray(geometry.MEAN)
+    std = jnp.asarray(geometry.STD)
     skeleton = self.skeleton
     self._stages = []
     for cfg, variables, step in stages[1:n]:

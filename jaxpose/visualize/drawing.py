@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from jaxpose import skeleton as skel
+from jaxpose.codecs import geometry
 
 SIDE_COLOURS = {"left": (30, 144, 255), "right": (255, 110, 30), "centre": (250, 215, 0)}
 GT_COLOUR = (255, 255, 255)
@@ -171,25 +172,24 @@ def whole_image_box(height: int, width: int) -> tuple[np.ndarray, float]:
 def crop_image(image: np.ndarray, center, scale: float, image_size: int,
                scale_pad: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
   """The evaluation crop of one image and box: ``(crop (S, S, 3) float32 in [0, 1], affine
-  (2, 3) crop → image)``, by the pipeline's own ``augment.crop_matrix`` and ``augment.warp``
-  (identity augmentation), so a file is seen exactly as a dataset record would be."""
+  (2, 3) crop → image)``, by the pipeline's own ``geometry.crop_matrix_tf`` and
+  ``augment.warp`` (identity augmentation), so a file is seen exactly as a dataset record would
+  be."""
   from jaxpose.data import augment
-  m = augment.crop_matrix(np.asarray(center, np.float32), np.float32(scale), image_size,
-                          scale_pad=scale_pad)
+  m = geometry.crop_matrix_tf(np.asarray(center, np.float32), np.float32(scale), image_size,
+                              scale_pad=scale_pad)
   crop = augment.warp(np.asarray(image, np.uint8), m, image_size)
-  return crop.numpy(), augment.invert(m).numpy()[:2]
+  return crop.numpy(), geometry.invert_tf(m).numpy()[:2]
 
 
 def normalise(crop: np.ndarray) -> np.ndarray:
-  """[0, 1] crop → the network's input (ImageNet mean/std of the pipeline)."""
-  from jaxpose.data.pipeline import MEAN, STD
-  return ((np.asarray(crop, np.float32) - MEAN) / STD).astype(np.float32)
+  """[0, 1] crop → the network's input (ImageNet mean/std, ``geometry.MEAN`` / ``STD``)."""
+  return ((np.asarray(crop, np.float32) - geometry.MEAN) / geometry.STD).astype(np.float32)
 
 
 def display(image: np.ndarray) -> np.ndarray:
   """A normalised network input back to uint8 RGB."""
-  from jaxpose.data.pipeline import MEAN, STD
-  return _as_uint8(np.asarray(image, np.float32) * STD + MEAN)
+  return _as_uint8(np.asarray(image, np.float32) * geometry.STD + geometry.MEAN)
 
 
 def image_to_crop(points, affine) -> np.ndarray:

@@ -11,6 +11,7 @@ import pytest
 from jaxpose import crops
 from jaxpose import skeleton as sk
 from jaxpose.codecs import cascade as dp
+from jaxpose.codecs import geometry
 
 LSP = sk.LSP
 
@@ -55,7 +56,7 @@ def test_normalised_crop_coords_are_deeppose_normalisation():
   c = rng.uniform(0, 300, (2, 14, 2))
   side = rng.uniform(20, 80, (2,))
   S = 64
-  p = dp.apply_affine(dp.box_affine(c, side, S), y)
+  p = geometry.apply_affine(y, dp.box_affine(c, side, S))
   np.testing.assert_allclose((p + 0.5) / S, dp.patch_targets(y, c, side), atol=1e-10)
 
 
@@ -103,15 +104,15 @@ def test_box_affine_is_the_library_crop_matrix():
     center = rng.uniform(-50, 700, 2).astype(np.float32)
     side = np.float32(rng.uniform(30, 400))
     scale = np.float32(side / (200.0 * pad))
-    ref = crops.crop_matrix(center, scale, S, pad)
+    ref = geometry.crop_matrix(center, scale, S, scale_pad=pad)
     m = dp.box_affine(center.astype(np.float64), np.float64(side), S)
     np.testing.assert_allclose(m, ref, rtol=1e-6, atol=2e-4)
     inv = dp.box_affine_inverse(center.astype(np.float64), np.float64(side), S)
     np.testing.assert_allclose(inv @ m, np.eye(3), atol=1e-9)
-    np.testing.assert_allclose(inv, crops.invert(ref), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(inv, geometry.invert(ref), rtol=1e-5, atol=1e-3)
   # Box centre → crop centre; box edges → the crop's outer edges (−0.5 and S − 0.5).
   m = dp.box_affine(np.array([10.0, 20.0]), 8.0, 4)
-  pts = dp.apply_affine(m, np.array([[10.0, 20.0], [6.0, 16.0], [14.0, 24.0]]))
+  pts = geometry.apply_affine(np.array([[10.0, 20.0], [6.0, 16.0], [14.0, 24.0]]), m)
   np.testing.assert_array_equal(pts, [[1.5, 1.5], [-0.5, -0.5], [3.5, 3.5]])
   mj = jax.jit(dp.box_affine, static_argnums=2)(np.zeros((2, 3, 2), np.float32),
                                                np.array([4.0, 8.0], np.float32), 4)
@@ -136,17 +137,17 @@ def test_crop_patches_match_the_numpy_crop():
   for b in range(2):
     for k in range(3):
       scale = sides[b, k] / (200.0 * 1.25)
-      m = crops.crop_matrix(centers[b, k], scale, S, 1.25)
+      m = geometry.crop_matrix(centers[b, k], scale, S, scale_pad=1.25)
       ref = crops.warp(images[b], m, S)
       np.testing.assert_allclose(out[b, k], ref, atol=2e-4, err_msg=f"box {b},{k}")
   # (B,) sides: one side for all boxes of a person.
   one = np.asarray(fn(jnp.asarray(images), jnp.asarray(centers), jnp.asarray(sides[:, 0])))
-  m = crops.crop_matrix(centers[1, 2], sides[1, 0] / 250.0, S, 1.25)
+  m = geometry.crop_matrix(centers[1, 2], sides[1, 0] / 250.0, S, scale_pad=1.25)
   np.testing.assert_allclose(one[1, 2], crops.warp(images[1], m, S), atol=2e-4)
   # uint8 is scaled to [0, 1] as crops.warp does; edge mode never reads the fill.
   u8 = (images * 255).astype(np.uint8)
   out8 = np.asarray(fn(jnp.asarray(u8), jnp.asarray(centers), jnp.asarray(sides)))
-  m = crops.crop_matrix(centers[0, 1], sides[0, 1] / 250.0, S, 1.25)
+  m = geometry.crop_matrix(centers[0, 1], sides[0, 1] / 250.0, S, scale_pad=1.25)
   np.testing.assert_allclose(out8[0, 1], crops.warp(u8[0], m, S), atol=2e-4)
   edge = np.asarray(jax.jit(functools.partial(dp.crop_patches, out_size=S, mode="edge"))(
       images, centers, sides))
@@ -156,7 +157,7 @@ def test_crop_patches_match_the_numpy_crop():
   # equals crops.warp without it.
   big = np.asarray(fn(jnp.asarray(images[:1]), jnp.asarray(centers[:1, :1]),
                       jnp.asarray([[3.0 * S]], jnp.float32)))[0, 0]
-  m = crops.crop_matrix(centers[0, 0], 3.0 * S / 250.0, S, 1.25)
+  m = geometry.crop_matrix(centers[0, 0], 3.0 * S / 250.0, S, scale_pad=1.25)
   np.testing.assert_allclose(big, crops.warp(images[0], m, S, antialias=False), atol=2e-4)
 
 

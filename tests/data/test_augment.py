@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from jaxpose import skeleton
+from jaxpose.codecs import geometry
 from jaxpose.data import augment
 
 tf.config.set_visible_devices([], "GPU")
@@ -55,9 +56,9 @@ def test_flip_permutation_is_an_involution(sk):
 def test_plain_crop_geometry():
   center, scale, pad = np.array([210.0, 160.0]), 1.3, 1.25
   side = 200 * scale * pad
-  m = augment.crop_matrix(center, scale, S, augment.identity_params(), pad).numpy()
+  m = geometry.crop_matrix_tf(center, scale, S, augment.identity_params(), pad).numpy()
   pts = np.array([center, center - side / 2, center + side / 2], np.float32)
-  out = augment.apply(pts, m).numpy()
+  out = geometry.apply_affine_tf(pts, m).numpy()
   # box centre → crop centre; box outer edges → crop outer edges (-0.5, S-0.5)
   np.testing.assert_allclose(out, [[(S - 1) / 2] * 2, [-0.5, -0.5], [S - 0.5, S - 0.5]], atol=1e-4)
 
@@ -65,15 +66,15 @@ def test_plain_crop_geometry():
 def test_rotation_and_flip_conventions():
   c = np.array([100.0, 100.0])
   # positive rotation: a point right of the box centre moves up (counter-clockwise on screen)
-  m = augment.crop_matrix(c, 1.0, S, _params(rotation=90.0)).numpy()
-  p = augment.apply(np.array([[150.0, 100.0]], np.float32), m).numpy()[0]
+  m = geometry.crop_matrix_tf(c, 1.0, S, _params(rotation=90.0)).numpy()
+  p = geometry.apply_affine_tf(np.array([[150.0, 100.0]], np.float32), m).numpy()[0]
   mid = (S - 1) / 2
   np.testing.assert_allclose(p, [mid, mid - 50 * S / 250], atol=1e-4)
   # flip mirrors about the crop centre: x' = S - 1 - x
-  m0 = augment.crop_matrix(c, 1.0, S, _params()).numpy()
-  mf = augment.crop_matrix(c, 1.0, S, _params(flip=True)).numpy()
+  m0 = geometry.crop_matrix_tf(c, 1.0, S, _params()).numpy()
+  mf = geometry.crop_matrix_tf(c, 1.0, S, _params(flip=True)).numpy()
   q = np.array([[37.0, 81.0], [150.0, 12.0]], np.float32)
-  a, b = augment.apply(q, m0).numpy(), augment.apply(q, mf).numpy()
+  a, b = geometry.apply_affine_tf(q, m0).numpy(), geometry.apply_affine_tf(q, mf).numpy()
   np.testing.assert_allclose(b[:, 0], S - 1 - a[:, 0], atol=1e-4)
   np.testing.assert_allclose(b[:, 1], a[:, 1], atol=1e-4)
 
@@ -88,13 +89,13 @@ def test_rendered_dot_lands_where_the_joint_says():
     scale = rng.uniform(0.5, 0.7)  # box ≈ 125–175 px onto 128: no antialias downsampling
     params = _params(scale_factor=rng.uniform(0.75, 1.25), rotation=rng.uniform(-30, 30),
                      shear=rng.uniform(-0.5, 0.5), flip=bool(trial % 2))
-    m = augment.crop_matrix(center, scale, S, params)
+    m = geometry.crop_matrix_tf(center, scale, S, params)
     joint = center + rng.uniform(-35, 35, size=2)
     img = (_blob_image(h, w, joint, 1.5, rng) * 255).round().astype(np.uint8)
     crop = augment.warp(img, m, S).numpy()
     assert crop.shape == (S, S, 3) and crop.dtype == np.float32
     assert 0.0 <= crop.min() and crop.max() <= 1.0
-    expected = augment.apply(joint[None].astype(np.float32), m).numpy()[0]
+    expected = geometry.apply_affine_tf(joint[None].astype(np.float32), m).numpy()[0]
     argmax, centroid = _peak(crop)
     worst_argmax = max(worst_argmax, np.abs(argmax - expected).max())
     worst_centroid = max(worst_centroid, np.abs(centroid - expected).max())
@@ -110,11 +111,11 @@ def test_rendered_dot_with_antialias_downsampling():
   for trial in range(3):
     params = _params(scale_factor=rng.uniform(0.9, 1.1), rotation=rng.uniform(-30, 30),
                      flip=bool(trial % 2))
-    m = augment.crop_matrix(center, 2.5, S, params)  # box 625 px → 128: factor ≈ 4.9
+    m = geometry.crop_matrix_tf(center, 2.5, S, params)  # box 625 px → 128: factor ≈ 4.9
     joint = center + rng.uniform(-150, 150, size=2)
     img = _blob_image(h, w, joint, 8.0, rng)
     crop = augment.warp(img, m, S).numpy()
-    expected = augment.apply(joint[None].astype(np.float32), m).numpy()[0]
+    expected = geometry.apply_affine_tf(joint[None].astype(np.float32), m).numpy()[0]
     argmax, centroid = _peak(crop)
     assert np.abs(argmax - expected).max() <= 1.0
     assert np.abs(centroid - expected).max() <= 0.35
@@ -137,9 +138,11 @@ def test_inverse_round_trips_joints():
     np.testing.assert_allclose(back, src[:, :2], atol=1e-4, rtol=0)
     np.testing.assert_array_equal(out["visible"].numpy(), src[:, 2])
   # the composed matrix and its inverse in float64
-  m = augment.crop_matrix([320.0, 240.0], 2.0, S, _params(1.1, 25.0, 0.3, True), dtype=tf.float64)
+  m = geometry.crop_matrix_tf([320.0, 240.0], 2.0, S, _params(1.1, 25.0, 0.3, True),
+                             dtype=tf.float64)
   p = rng.uniform(0, 2000, (50, 2))
-  q = augment.apply(augment.apply(p, m), augment.invert(m, tf.float64)).numpy()
+  q = geometry.apply_affine_tf(geometry.apply_affine_tf(p, m),
+                              geometry.invert_tf(m, tf.float64)).numpy()
   np.testing.assert_allclose(q, p, atol=1e-9, rtol=0)
 
 
@@ -240,10 +243,10 @@ def test_translate_moves_the_crop_window_and_leaves_other_draws():
   # the content moves by -u·S: a joint at the centre lands at (S-1)/2 - u·S
   center, scale = np.array([100.0, 80.0]), 0.6
   p = dict(_params(), translate=tf.constant([0.05, -0.03]))
-  m = augment.crop_matrix(center, scale, S, p).numpy()
+  m = geometry.crop_matrix_tf(center, scale, S, p).numpy()
   np.testing.assert_allclose(m[:2, :2] @ center + m[:2, 2],
                              [(S - 1) / 2 - 0.05 * S, (S - 1) / 2 + 0.03 * S], atol=1e-4)
-  m0 = augment.crop_matrix(center, scale, S, _params()).numpy()
+  m0 = geometry.crop_matrix_tf(center, scale, S, _params()).numpy()
   np.testing.assert_allclose(m[:2, :2], m0[:2, :2])
 
 
@@ -285,7 +288,7 @@ def test_crop_from_its_window_equals_crop_from_the_whole_image():
     scale = rng.uniform(0.05, 8.0 * size / 250.0)
     params = _params(scale_factor=rng.uniform(0.8, 1.2), rotation=rng.uniform(-40, 40),
                      shear=rng.uniform(-0.3, 0.3), flip=bool(trial % 2))
-    m = augment.crop_matrix(center, scale, size, params).numpy()
+    m = geometry.crop_matrix_tf(center, scale, size, params).numpy()
     crop = augment.warp(image, m, size).numpy()
     ref = _whole_image_warp(image, m, size)
     worst = max(worst, float(np.abs(crop - ref).max()))
@@ -303,7 +306,7 @@ def test_warp_of_encoded_bytes_decodes_only_the_window(fmt):
     data = (tf.io.encode_jpeg(image, quality=90) if fmt == "jpeg" else tf.io.encode_png(image))
     decoded = tf.io.decode_image(data, channels=3).numpy()
     center = rng.uniform([0, 0], [w, h])
-    m = augment.crop_matrix(center, rng.uniform(0.1, 2.0), S,
+    m = geometry.crop_matrix_tf(center, rng.uniform(0.1, 2.0), S,
                             _params(rotation=rng.uniform(-30, 30))).numpy()
     from_bytes = augment.warp(data, m, S).numpy()
     np.testing.assert_allclose(from_bytes, augment.warp(decoded, m, S).numpy(), atol=1e-6)

@@ -139,9 +139,9 @@ def test_geometry_json_lets_a_client_cut_crops(exported):
   assert doc["joint_names"] == list(predictor.skeleton.joints)
   assert doc["flip_pairs"] == [list(p) for p in predictor.skeleton.flip_pairs]
   assert doc["platforms"] == ["cpu", "cuda"] and doc["family"] == "heatmap"
-  from jaxpose.data import pipeline
-  np.testing.assert_allclose(doc["mean"], pipeline.MEAN)
-  np.testing.assert_allclose(doc["std"], pipeline.STD)
+  from jaxpose.codecs import geometry
+  np.testing.assert_allclose(doc["mean"], geometry.MEAN)
+  np.testing.assert_allclose(doc["std"], geometry.STD)
   # the written crop rule is the one jaxpose uses
   box = (12.0, 4.0, 60.0, 90.0)
   x1, y1, x2, y2 = box

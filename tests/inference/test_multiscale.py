@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxpose import inference
+from jaxpose.codecs import geometry
 from jaxpose.codecs import heatmap as heatmap_codec
 
 
@@ -51,11 +52,11 @@ def test_from_scale_puts_a_gaussian_peak_where_the_affine_maps_it(s):
   rng = np.random.default_rng(int(s * 10))
   for _ in range(4):
     point = center + rng.uniform(-0.55, 0.55, 2) * half   # well inside both crops
-    m_s = augment.crop_matrix(center, scale, size, dict(
+    m_s = geometry.crop_matrix_tf(center, scale, size, dict(
         augment.identity_params(), scale_factor=tf.constant(s, tf.float32)))
-    m_1 = augment.crop_matrix(center, scale, size)
-    x_s = augment.apply(tf.constant(point[None], tf.float32), m_s)
-    x_1 = augment.apply(tf.constant(point, tf.float32), m_1).numpy()
+    m_1 = geometry.crop_matrix_tf(center, scale, size)
+    x_s = geometry.apply_affine_tf(tf.constant(point[None], tf.float32), m_s)
+    x_1 = geometry.apply_affine_tf(tf.constant(point, tf.float32), m_1).numpy()
     hm_s, _ = heatmap_codec.encode(x_s, tf.ones([1]), size, hsize, sigma=2.0)
     hm_s = hm_s.numpy()
     out, cover = heatmap_codec.from_scale(hm_s[None], s)
@@ -91,7 +92,7 @@ def test_pyramid_crops_and_merge_find_dots_in_the_image(config):
   center, scale = np.array([101.2, 118.7]), 0.64          # box side 160 image px
   dots = center + np.array([[-40.3, -30.6], [35.4, 10.2], [5.7, 45.1]])
   image = np.stack([np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 4.0 ** 2)) for x, y in dots], -1)
-  affine = augment.invert(augment.crop_matrix(center, scale, size))[:2].numpy()
+  affine = geometry.invert_tf(geometry.crop_matrix_tf(center, scale, size))[:2].numpy()
 
   def pool(variables, images):                             # (B, 64, 64, 3) → (B, 32, 32, 3)
     b = images.shape[0]
@@ -119,7 +120,6 @@ def _init(config):
 
 @pytest.mark.slow
 def test_single_scale_is_the_unchanged_path_and_pyramid_runs_with_flip(config):
-  from jaxpose.codecs import geometry
   from jaxpose.data import pipeline
   from jaxpose.evaluation import report
 

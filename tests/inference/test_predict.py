@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from jaxpose import crops, inference
+from jaxpose.codecs import geometry
 from conftest import ROOT, TESTS, cli_env
 
 
@@ -40,12 +41,10 @@ def _records(config, split):
 # ------------------------------------------------------------------------- the crop
 
 def test_numpy_crop_is_the_pipelines_crop():
-  """crops.crop_matrix / warp against augment's tf ops on random images, boxes
-  and augmentations, the antialiasing path included: the same float32 values."""
-  import tensorflow as tf
-  from jaxpose.data import augment, pipeline
-  np.testing.assert_array_equal(crops.MEAN, pipeline.MEAN)
-  np.testing.assert_array_equal(crops.STD, pipeline.STD)
+  """geometry.crop_matrix + crops.warp against their tf twins (geometry.crop_matrix_tf,
+  augment.warp) on random images, boxes and augmentations, the antialiasing path included:
+  the same float32 values."""
+  from jaxpose.data import augment
   rng = np.random.default_rng(0)
   worst = 0.0
   for trial in range(12):
@@ -56,10 +55,11 @@ def test_numpy_crop_is_the_pipelines_crop():
     scale = np.float32(rng.uniform(0.05, 2.5))   # up to 10 image pixels per crop pixel
     sf, rot = np.float32(rng.uniform(0.7, 1.3)), np.float32(rng.uniform(-40, 40) * (trial % 2))
     flip = trial % 3 == 0
-    params = dict(scale_factor=tf.constant(sf), rotation=tf.constant(rot),
-                  shear=tf.constant(np.float32(0.0)), flip=tf.constant(flip))
-    m_tf = augment.crop_matrix(center, scale, size, params, scale_pad=1.25).numpy()
-    m_np = crops.crop_matrix(center, scale, size, 1.25, scale_factor=sf, rotation=rot, flip=flip)
+    translate = np.float32([0.05, -0.03]) * np.float32(trial % 4 == 1)
+    params = dict(scale_factor=sf, rotation=rot, shear=np.float32(0.0), flip=flip,
+                  translate=translate)
+    m_tf = geometry.crop_matrix_tf(center, scale, size, params, scale_pad=1.25).numpy()
+    m_np = geometry.crop_matrix(center, scale, size, params, scale_pad=1.25)
     np.testing.assert_array_equal(m_np, m_tf)
     worst = max(worst, float(np.abs(crops.warp(image, m_np, size)
                                     - augment.warp(image, m_tf, size).numpy()).max()))
@@ -83,8 +83,8 @@ def test_box_convention():
   with pytest.raises(ValueError, match="x1 < x2"):
     crops.box_to_center_scale([10, 10, 5, 20])
   # the crop of a box sees the box: its corners land inside the crop, its centre mid-crop
-  m = crops.crop_matrix(c, s, 64)
-  np.testing.assert_allclose(crops.apply([c], m)[0], [31.5, 31.5], atol=1e-4)
+  m = geometry.crop_matrix(c, s, 64)
+  np.testing.assert_allclose(geometry.apply_affine([c], m)[0], [31.5, 31.5], atol=1e-4)
 
 
 def test_read_image_kinds(tmp_path):
