@@ -166,13 +166,20 @@ def window(matrix, height: int, width: int, image_size: int, factor: float = 1.0
 
 def _box_down(image: np.ndarray, f: int) -> np.ndarray:
   """``augment._box_down``: the mean of each f × f block (fewer at the right and bottom
-  edges), summed in float64, float32 out."""
+  edges); uint8 in [0, 1] (integer sums ÷ (255 · count) in float64), float as given (float64
+  sums); float32 out."""
   h, w = image.shape[:2]
   hs, ws = -(-h // f), -(-w // f)
-  pad = ((0, hs * f - h), (0, ws * f - w), (0, 0))
-  x = np.pad(image.astype(np.float64), pad).reshape(hs, f, ws, f, -1).sum(axis=(1, 3))
-  n = np.pad(np.ones((h, w, 1)), pad).reshape(hs, f, ws, f, 1).sum(axis=(1, 3))
-  return (x / n).astype(np.float32)
+  integer = image.dtype == np.uint8
+  x = np.pad(image.astype(np.int64 if integer else np.float64),
+             ((0, hs * f - h), (0, ws * f - w), (0, 0)))
+  x = x.reshape(hs, f, ws, f, -1).sum(axis=(1, 3))
+  rows = np.minimum(f, h - f * np.arange(hs))
+  cols = np.minimum(f, w - f * np.arange(ws))
+  count = (rows[:, None, None] * cols[None, :, None]).astype(np.float64)
+  if integer:
+    count = count * 255.0
+  return (x.astype(np.float64) / count).astype(np.float32)
 
 
 def _bilinear(image: np.ndarray, transform: np.ndarray, size: int) -> np.ndarray:
@@ -220,7 +227,7 @@ def warp(image, matrix, image_size: int, antialias: bool = True) -> np.ndarray:
     det = abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
     factor = max(math.floor(1.0 / math.sqrt(det)), 1.0) if det > 0 else 1.0
   x0, y0, x1, y1 = window(m, image.shape[0], image.shape[1], size, factor)
-  part = image[y0:y1, x0:x1]
+  part = source = image[y0:y1, x0:x1]
   if part.dtype == np.uint8:
     part = part.astype(np.float32) / np.float32(255.0)
   else:
@@ -228,7 +235,7 @@ def warp(image, matrix, image_size: int, antialias: bool = True) -> np.ndarray:
   m = m @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
   if factor >= 2.0:
     half = (factor - 1.0) / 2.0
-    part = _box_down(part, int(factor))
+    part = _box_down(source, int(factor))
     m = m @ np.array([[factor, 0.0, half], [0.0, factor, half], [0.0, 0.0, 1.0]])
   inv = np.linalg.inv(m)
   inv = inv / inv[2, 2]

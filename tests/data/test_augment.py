@@ -261,7 +261,7 @@ def _whole_image_warp(image, m, size):
   det = abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
   f = max(np.floor(1.0 / np.sqrt(det)), 1.0)
   if f >= 2:
-    x = crops._box_down(x, int(f))
+    x = crops._box_down(image, int(f))  # uint8 block sums, as warp's
     m = m @ np.array([[f, 0, (f - 1) / 2], [0, f, (f - 1) / 2], [0, 0, 1]])
   inv = np.linalg.inv(m)
   return crops._bilinear(x, (inv / inv[2, 2]).reshape(9)[:8].astype(np.float32), size)
