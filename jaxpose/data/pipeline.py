@@ -90,6 +90,10 @@ def example_transform(config, train: bool, targets=(), inputs=()):
 
   whole_image = not train and bool(inputs & {"image_scales", "full_image"})
 
+  # Plain tf ops, every branch on a Python value: nothing for AutoGraph to convert (a
+  # train.py run logged its "could not transform … closure mismatch" warning here, then ran
+  # the function as is).
+  @tf.autograph.experimental.do_not_convert
   def transform(position, record):
     seed = tf.stack([tf.constant(seed0, tf.int64), tf.cast(position, tf.int64)])
     # The plain crop decodes only its window (issue #37); the evaluation inputs that read the
