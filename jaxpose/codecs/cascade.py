@@ -181,6 +181,23 @@ def torso_diameter(joints, skeleton, valid=None):
   return out
 
 
+def torso_diameter_tf(joints, skeleton, valid=None):
+  """``torso_diameter`` in tensorflow (the training pipeline's twin, imported when called):
+  the same pairs and fallback, ``(..., K, 2)`` joints, ``valid`` (..., K); NaN when no pair is
+  complete."""
+  import tensorflow as tf
+  j = tf.cast(joints, tf.float32)
+  out = tf.fill(tf.shape(j)[:-2], float("nan"))
+  for a, b in reversed(torso_pairs(skeleton)):
+    d = tf.sqrt(tf.reduce_sum(tf.square(j[..., a, :] - j[..., b, :]), axis=-1))
+    ok = tf.math.is_finite(d)
+    if valid is not None:
+      v = tf.cast(valid, tf.float32)
+      ok = ok & (v[..., a] > 0) & (v[..., b] > 0)
+    out = tf.where(ok, d, out)
+  return out
+
+
 def stage_boxes(joints_prev, skeleton, sigma: float, valid=None):
   """The sub-image boxes of stage s ≥ 2 (§3): ``(centers (..., K, 2), sides (...))``.
 
@@ -385,5 +402,5 @@ def refine_stage(apply_fn: Callable[[Any], Any], images, joints_prev, skeleton, 
 __all__: Sequence[str] = [
     "box_affine", "box_affine_inverse", "crop_patches", "denormalise",
     "cholesky_2x2", "error_statistics", "normalise", "patch_targets", "refine", "refine_stage",
-    "stage_boxes", "torso_diameter", "torso_pairs",
+    "stage_boxes", "torso_diameter", "torso_diameter_tf", "torso_pairs",
 ]

@@ -14,11 +14,11 @@ raw records, exactly as ``pipeline.train_iterator`` does):
    measured on the training set (``table["mean"]``, ``table["chol"]`` = Cholesky factor of Σ_i),
    in the box frame of ``codecs.cascade.error_statistics``;
 3. the box side ``σ · diam(y)`` of the ground-truth pose (§3.2's training boxes;
-   ``codecs.cascade.torso_diameter``'s torso pair and fallback, here in tf); a person with
+   ``codecs.cascade.torso_diameter_tf``: the torso pair and its fallback); a person with
    neither torso diagonal annotated uses the record's ``norm`` (LSP's torso size with its
    fallbacks, ``sources.lsp.torso_norm``);
 4. the crop: ``codecs.geometry.crop_matrix_tf`` / ``augment.warp`` — the library's crop (box
-   edges on the crop's outer edges), from the decoded full image, with
+   edges on the crop's outer edges), decoding only the window the patch reads, with
    ``scale = side / (200 · scale_pad)``;
 5. targets: ``coords`` (K, 2) of every joint in the patch frame and ``target_weight`` one-hot
    at ``i`` (× annotated × inside the patch): the stage network outputs all K joints and only
@@ -32,23 +32,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from jaxpose.codecs import cascade as dp
 from jaxpose.codecs import coords as coords_codec
 from jaxpose.codecs import geometry
 from jaxpose.data import augment, datasets, pipeline
 from jaxpose.errors import ConfigError
 
 TABLE_KEYS = ("index", "prev", "mean", "chol")
-
-
-def torso_diameter(joints, valid, skeleton):
-  """diam(y) in tf: the skeleton's torso pair, else its mirror image where a joint of the pair
-  is unannotated (``codecs.cascade.torso_diameter``'s rule); 0 when both are missing."""
-  a, b = skeleton.torso
-  perm = skeleton.flip_permutation
-  c, d = int(perm[a]), int(perm[b])
-  first = tf.norm(joints[a] - joints[b]) * valid[a] * valid[b]
-  second = tf.norm(joints[c] - joints[d]) * valid[c] * valid[d]
-  return tf.where(valid[a] * valid[b] > 0, first, second)
 
 
 def check_table(table: dict, num_joints: int) -> None:
@@ -91,7 +81,6 @@ def patch_transform(config, table: dict):
   def transform(position, record):
     seed = tf.stack([tf.constant(seed0, tf.int64), tf.cast(position, tf.int64)])
     s_joint, s_sim, s_delta = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    image = tf.io.decode_image(record["image"], channels=3, expand_animations=False)
     joints = tf.cast(record["joints"][:, :2], tf.float32)
     valid = tf.cast(record["valid"], tf.float32)
     row = tf.searchsorted(index, tf.reshape(tf.cast(record["index"], tf.int64), [1]))[0]
@@ -101,14 +90,14 @@ def patch_transform(config, table: dict):
                                       "prediction (was the table made from another split?)")
     logits = tf.math.log(tf.maximum(valid, 1e-30))[None, :]
     i = tf.random.stateless_categorical(logits, 1, s_joint, dtype=tf.int32)[0, 0]
-    diam = torso_diameter(joints, valid, skeleton)
-    side = sigma * tf.where(diam > 0, diam, tf.cast(record["norm"], tf.float32))
+    diam = dp.torso_diameter_tf(joints, skeleton, valid)
+    side = sigma * tf.where(diam > 0, diam, tf.cast(record["norm"], tf.float32))  # NaN > 0 is False
     z = tf.random.stateless_normal([2], s_delta)
     delta = mean[i] + tf.linalg.matvec(chol[i], z)
     simulated = tf.random.stateless_uniform([], s_sim) < p_sim
     center = tf.where(simulated, joints[i] + side * delta, tf.gather(prev, row)[i])
     matrix = geometry.crop_matrix_tf(center, side / (200.0 * scale_pad), size, None, scale_pad)
-    patch = augment.warp(image, matrix, size)
+    patch = augment.warp(record["image"], matrix, size)  # decodes only the patch's window
     joints_crop = geometry.apply_affine_tf(joints, matrix)
     weight = tf.one_hot(i, k) * valid * geometry.inside(joints_crop, size)
     return {"image": (patch - geometry.MEAN) / geometry.STD,

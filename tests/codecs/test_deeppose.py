@@ -85,6 +85,24 @@ def test_torso_diameter_and_fallback():
   assert np.isnan(np.asarray(dj[3]))
 
 
+def test_torso_diameter_tf_is_the_numpy_rule():
+  """The pipeline's tf twin: the same pairs, fallback and NaN, the same float32 values."""
+  import tensorflow as tf
+  rng = np.random.default_rng(3)
+  j = (rng.uniform(0, 300, (6, 14, 2))).astype(np.float32)
+  j[1, 9] = np.nan
+  j[3, 9], j[3, 8] = np.nan, np.nan
+  valid = np.ones((6, 14), np.float32)
+  valid[2, 2] = 0
+  valid[4, 9], valid[4, 3] = 0, 0  # both diagonals unannotated → NaN
+  want = dp.torso_diameter(j, LSP, valid)
+  got = dp.torso_diameter_tf(tf.constant(j), LSP, tf.constant(valid)).numpy()
+  np.testing.assert_array_equal(got, want)
+  assert np.isnan(got[[3, 4]]).all() and np.isfinite(got[[0, 1, 2, 5]]).all()
+  one = dp.torso_diameter_tf(tf.constant(j[5]), LSP, tf.constant(valid[5])).numpy()
+  assert one.shape == () and one == want[5]
+
+
 def test_stage_boxes_from_a_known_pose():
   j = _lsp_pose()[None] + np.float32(100.0)
   centers, sides = dp.stage_boxes(j, LSP, sigma=1.5)
