@@ -15,7 +15,8 @@ from typing import Optional
 
 from jaxpose import skeleton as skel
 from jaxpose.data import sources
-from jaxpose.data.records import DataError, cache_dir
+from jaxpose.errors import DataError
+from jaxpose.data.records import cache_dir
 
 DATASETS = sources.DATASETS  # name -> sources.Dataset (the same table, not a copy)
 

@@ -13,9 +13,9 @@ from typing import Optional
 import numpy as np
 
 # Defined below both data and evaluation (the official file formats raise it too).
-from jaxpose.formats.errors import DataError
+from jaxpose.errors import DataError
 
-__all__ = ["DataError", "PoseRecord", "cache_dir", "data_root", "validate"]
+__all__ = ["PoseRecord", "cache_dir", "data_root", "validate"]
 
 
 @dataclasses.dataclass

@@ -2,8 +2,8 @@
 file formats (``jaxpose.formats``, read by ``jaxpose.evaluation`` too).
 
 It lives below both layers so that one ``except DataError`` catches a malformed annotation
-file and a malformed predictions file alike; ``jaxpose.data.records`` re-exports it, where
-most code imports it from.
+file and a malformed predictions file alike; ``jaxpose.errors`` re-exports it with the other
+user errors, and every module above ``formats`` imports it from there.
 """
 from __future__ import annotations
 

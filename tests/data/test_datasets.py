@@ -11,7 +11,8 @@ import pytest
 
 from jaxpose import skeleton as skel
 from jaxpose.data import datasets, sources
-from jaxpose.data.records import DataError, PoseRecord
+from jaxpose.errors import DataError
+from jaxpose.data.records import PoseRecord
 from conftest import ROOT
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from jaxpose import skeleton as skel
 from jaxpose.data import sources
-from jaxpose.data.records import DataError
+from jaxpose.errors import DataError
 from jaxpose.data.sources import buffy, flic
 from conftest import DATA
 

@@ -12,7 +12,8 @@ import scipy.io
 
 from jaxpose import skeleton as skel
 from jaxpose.data import sources
-from jaxpose.data.records import DataError, PoseRecord, data_root
+from jaxpose.errors import DataError
+from jaxpose.data.records import PoseRecord, data_root
 from jaxpose.data.sources import buffy, common, flic, upper_body
 
 UB = skel.UPPER_BODY

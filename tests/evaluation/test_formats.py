@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jaxpose.data import sources
-from jaxpose.data.records import DataError
+from jaxpose.errors import DataError
 from jaxpose.evaluation import mpii_format
 from jaxpose.formats import mpii as official
 from conftest import ROOT, cli_env

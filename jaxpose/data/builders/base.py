@@ -14,7 +14,8 @@ import numpy as np
 import PIL.Image
 import tensorflow_datasets as tfds
 
-from jaxpose.data.records import DataError, PoseRecord
+from jaxpose.errors import DataError
+from jaxpose.data.records import PoseRecord
 from jaxpose.data.sources import common
 from jaxpose.formats import images
 

@@ -28,7 +28,7 @@ import tensorflow_datasets as tfds
 from jaxpose import skeleton as skel
 from jaxpose.data import sources
 from jaxpose.data.builders import base
-from jaxpose.data.records import DataError
+from jaxpose.errors import DataError
 
 log = logging.getLogger(__name__)
 

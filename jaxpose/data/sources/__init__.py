@@ -18,7 +18,8 @@ import functools
 import os
 from typing import Callable, Optional
 
-from jaxpose.data.records import DataError, PoseRecord, data_root
+from jaxpose.errors import DataError
+from jaxpose.data.records import PoseRecord, data_root
 from jaxpose.data.sources import buffy, flic, lsp, mpii, synthetic, upper_body
 
 # (split, root, on_error, limit) -> validated records

@@ -45,7 +45,8 @@ from typing import Optional
 import numpy as np
 
 from jaxpose import skeleton as skel
-from jaxpose.data.records import DataError, PoseRecord
+from jaxpose.errors import DataError
+from jaxpose.data.records import PoseRecord
 from jaxpose.data.sources import common
 
 SPLITS = {"train": (3, 4), "test": (2, 5, 6)}

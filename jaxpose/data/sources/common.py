@@ -14,7 +14,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from jaxpose.data.records import DataError, PoseRecord, validate
+from jaxpose.errors import DataError
+from jaxpose.data.records import PoseRecord, validate
 
 log = logging.getLogger(__name__)
 

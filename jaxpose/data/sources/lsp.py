@@ -30,7 +30,8 @@ from typing import Optional
 import numpy as np
 
 from jaxpose import skeleton as skel
-from jaxpose.data.records import DataError, PoseRecord
+from jaxpose.errors import DataError
+from jaxpose.data.records import PoseRecord
 from jaxpose.data.sources import common
 
 SPLITS = {"lsp": ("train", "test"), "lspet": ("train",), "lsp_lspet": ("train", "test")}
