@@ -33,6 +33,11 @@ lighter augmentation stays. Crop size was not A/B'd here: 192² costs 2.25× per
 At 516 ms/step (the machine of the A/B above) 14,000 steps take 2 h 0 min, plus start-up,
 validation and the final evaluation: about 2 h 10 min.
 
+The run (2026-12-07, this project's 2-core AMD EPYC, 2 h 15 min with the validation at step
+7,000): LSP test PCK@0.2 73.5 with the flip test, 72.1 without; PCP@0.5 67.4 / 66.0
+(``jaxpose/zoo/lsp/MODEL_CARD.md`` has the per-joint tables). The validation at step 7,000 gave
+58.1: the last fifth at ÷10 brought most of the rest.
+
 Paper scale on an accelerator (Newell et al. 2016 §4 and configs/lsp_hourglass.py): 8 stacks of
 256 channels, 256×256 crops and 64×64 heat maps, RMSProp 2.5e-4, batch 16, ~200 epochs of LSP
 train + LSPET with ÷10 at 150 and 190 — ~140,000 steps, about 25 M parameters (100 MB).

@@ -110,6 +110,14 @@ def test_installed_outside_the_checkout(venv, tmp_path, cache_dir):
   assert "--workdir: A training run" in _run([str(venv / "jaxpose-evaluate"), "--help"], tmp_path,
                                              (1,))
 
+  # the released model is in the wheel: a picture → a pose with no workdir, from the installed copy
+  from PIL import Image
+  Image.new("RGB", (120, 160), (90, 120, 60)).save(tmp_path / "photo.png")
+  out = _run([py, "-m", "jaxpose.predict", "photo.png", "--out=poses"], tmp_path)
+  assert "using the released model 'lsp'" in out, out[-2000:]
+  assert os.path.join(str(venv.parent), "") in out and ROOT + os.sep not in out, out[-2000:]
+  assert os.path.isfile(tmp_path / "poses" / "photo.json")
+
   (tmp_path / "my_config.py").write_text(textwrap.dedent("""\
       from jaxpose import configs
       from jaxpose.configs import default
