@@ -1,5 +1,6 @@
 """Convolutional Pose Machines on LSP at paper scale, for an accelerator (Wei et al. 2016; the
-released 6-stage VGG-based model, jaxpose/models/cpm.py).
+released 6-stage VGG-based model, jaxpose/models/cpm.py). The CPM family's base recipe
+(configs/cpm_lsp_cpu.py takes its network).
 
 The usual LSP protocol (LSP train + LSP extended, 11,000 people; the 1,000 LSP test images with
 PCK@0.2, the ten hard joints and PCP@0.5). The paper's LSP figure, trained on LSP only, is
@@ -41,8 +42,7 @@ scale, no flip (the release's benchmark searches scales instead: ``evaluate.py -
 """
 import ml_collections
 
-from jaxpose import configs
-from jaxpose.configs import default
+from jaxpose.configs import common, default
 
 RELEASE_LR, RELEASE_WEIGHT_DECAY = 8e-5, 5e-4
 
@@ -58,7 +58,7 @@ def get_config():
   c.model = ml_collections.ConfigDict({
       "name": "cpm", "num_joints": 14, "num_stages": 6, "width": 64, "num_pools": 3,
       "batch_norm": False, "dtype": "float32", "layer_forms": "auto"})
-  configs.lsp_protocol(c)
+  common.lsp_protocol(c)
   c.data.image_size = 368
   c.data.heatmap_size = 46
   c.data.sigma = 1.0

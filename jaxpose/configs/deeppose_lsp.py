@@ -1,7 +1,7 @@
 """DeepPose (Toshev & Szegedy 2014; the course report §2.3) on LSP at paper scale, for an
 accelerator: 220×220 person crops for stage 1 and 220×220 sub-images for the refining stages,
-the full AlexNet (configs.deeppose has the recipe). One run per stage, each reading the one
-before (``cascade.previous``, default ``runs/deeppose_lsp_s<s−1>``):
+the full AlexNet (``deeppose`` of configs/regressor_lsp.py has the recipe). One run per stage,
+each reading the one before (``cascade.previous``, default ``runs/deeppose_lsp_s<s−1>``):
 
   python train.py --config=configs/deeppose_lsp.py:1 --workdir=runs/deeppose_lsp_s1
   python train.py --config=configs/deeppose_lsp.py:2 --workdir=runs/deeppose_lsp_s2
@@ -11,8 +11,8 @@ before (``cascade.previous``, default ``runs/deeppose_lsp_s<s−1>``):
 
 (AlexNet at stride 4 needs ≥ 131 px; 220 is DeepPose's input.)
 """
-from jaxpose import configs
+from jaxpose.configs import regressor_lsp
 
 
 def get_config(stage="1"):
-  return configs.deeppose("deeppose_lsp", stage, 220, 220)
+  return regressor_lsp.deeppose("deeppose_lsp", stage, 220, 220)

@@ -52,8 +52,8 @@ def get_config() -> ml_collections.ConfigDict:
       "color": 0.2})
 
   c.train = ml_collections.ConfigDict()
-  # Batch 8 for 3200 steps beat batch 16 for 1600 (same images, 1.3x the time): 73.8% vs 54.0%
-  # PCKh@0.5 on synthetic validation; small batches give more updates in a short run.
+  # Batch 8 for 3200 steps beat batch 16 for 1600 (same images): small batches give more updates
+  # in a short run (the figures: docs/results/hourglass.md, "The default run").
   c.train.batch_size = 8
   c.train.num_steps = 3200
   c.train.num_epochs = -1

@@ -1,4 +1,5 @@
-"""HMLPE fine-tuned on Buffy (Li et al. 2014 §4.2–4.3): started from a pre-training run
+"""HMLPE fine-tuned on Buffy (Li et al. 2014 §4.2–4.3; the recipe: configs/hmlpe_pretrain.py's
+``get_config`` on Buffy): started from a pre-training run
 (``init_from``, default ``runs/hmlpe_pretrain[_cpu]``), trained on Buffy episodes 3–4 in the
 8-joint skeleton, tested on episodes 2, 5, 6 (276 frames) with PCP@0.5 on the arms (Table 1).
 Test boxes come from the annotated head and shoulders scaled by the paper's 1.7 × 4.2 (no upper-
@@ -11,12 +12,12 @@ detection" setting rather than its whole-test-set row.
 Fine-tuning length the paper leaves open: a tenth of the pre-training learning rate, 50 epochs
 (paper budget) or 1,000 steps of batch 32 (cpu, ≈ 68 passes over the 472 frames).
 """
-from jaxpose import configs
+from jaxpose.configs import hmlpe_pretrain
 
 
 def get_config(budget="paper"):
-  c = configs.hmlpe("hmlpe_buffy", "buffy_upper_body", budget, epochs=50, learning_rate=0.001,
-                    steps=1000)
+  c = hmlpe_pretrain.get_config(budget, name="hmlpe_buffy", dataset="buffy_upper_body", epochs=50,
+                                learning_rate=0.001, steps=1000)
   if budget == "cpu":
     c.train.learning_rate = 1e-4
   c.init_from = "runs/hmlpe_pretrain" + ("_cpu" if budget == "cpu" else "")

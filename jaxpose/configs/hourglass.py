@@ -1,9 +1,10 @@
-"""Newell et al. 2016 stacked hourglass at paper scale (256×256, 64×64 heatmaps).
+"""Newell et al. 2016 stacked hourglass at paper scale (256×256, 64×64 heatmaps): the hourglass
+family's base recipe (configs/lsp_hourglass.py builds on it).
 
 The synthetic data stays the default dataset; point it at real data with
 `--config.data.name=... --config.data.root=...` (see configs/lsp_*.py when present).
 """
-from jaxpose.configs import default
+from jaxpose.configs import common, default
 
 
 def get_config():
@@ -11,12 +12,6 @@ def get_config():
   c.name = "hourglass"
   c.model.num_stacks = 2
   c.model.features = 256
-  c.data.image_size = 256
-  c.data.heatmap_size = 64
-  c.data.sigma = 1.0
-  c.data.synthetic.image_size = 256
-  c.train.optimizer = "rmsprop"
-  c.train.learning_rate = 2.5e-4
-  c.train.batch_size = 16
+  common.paper_scale(c)
   c.train.num_steps = 20000
   return c

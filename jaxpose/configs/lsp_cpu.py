@@ -19,14 +19,13 @@ configs/lsp_hourglass.py (8 stacks, 256×256, 200 epochs) to what a CPU hour aff
 
 `data.root` (default `$JAXPOSE_DATA`, else ../shared/data) holds `lsp/` and `lspet/` as released.
 """
-from jaxpose import configs
-from jaxpose.configs import default
+from jaxpose.configs import common, default
 
 
 def get_config():
   c = default.get_config()
   c.name = "lsp_cpu"
-  configs.lsp_protocol(c)
-  configs.cpu_budget(c, features=128, steps=8000)
+  common.lsp_protocol(c)
+  common.cpu_budget(c, features=128, steps=8000)
   c.eval.flip = True
   return c

@@ -8,17 +8,16 @@ machine; configs/lsp_cpu.py is the reduced recipe that is).
   python train.py --config=configs/lsp_hourglass.py --config.data.root=/path/to/data
 (`data.root` holds `lsp/` and `lspet/` as released; default `$JAXPOSE_DATA`).
 """
-from jaxpose import configs
-from jaxpose.configs import hourglass
+from jaxpose.configs import common, hourglass
 
 
 def get_config():
   c = hourglass.get_config()
   c.name = "lsp_hourglass"
   c.model.num_stacks = 8
-  configs.lsp_protocol(c)
+  common.lsp_protocol(c)
   c.data.augment.update(scale=0.25, rotation=30.0, rotation_prob=0.6, flip=True)
-  configs.epoch_schedule(c, epochs=200, boundaries=(150, 190))
+  common.epoch_schedule(c, epochs=200, boundaries=(150, 190))
   c.train.eval_every = 5000
   c.train.checkpoint_every = 5000
   c.train.log_every = 100

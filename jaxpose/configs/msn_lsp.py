@@ -6,11 +6,10 @@ only; LSP is where this library's reduced ablation runs (README, issue #5).
 
   python train.py --config=configs/msn_lsp.py --workdir=runs/msn_lsp
 """
-from jaxpose import configs
-from jaxpose.configs import msn_mpii
+from jaxpose.configs import common, msn_mpii
 
 
 def get_config():
   c = msn_mpii.get_config()
   c.name = "msn_lsp"
-  return configs.lsp_protocol(c)
+  return common.lsp_protocol(c)

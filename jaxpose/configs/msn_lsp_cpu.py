@@ -2,9 +2,9 @@
 for a 2-core CPU: configs/msn_lsp.py shrunk to 2 conv-deconv stacks of 64 channels, 128×128 crops
 and 32×32 heat maps (so GT/2, GT/4, GT/8 are 16², 8², 4²), 3,000 steps of batch 8 with RMSProp
 1e-3 and ÷10 for the last fifth. The optimizer departs from §3 (Adam 5e-4) on purpose: at this
-size and budget Adam 5e-4 (batch 16, 1,500 steps) had not left the early plateau where the
-network predicts empty heat maps (loss 0.0055 against 0.0061 for all-zero maps; 5.6% PCK@0.2),
-while the default recipe's RMSProp 1e-3 with batch 8 leaves it within a few hundred steps.
+size and budget Adam 5e-4 had not left the early plateau where the network predicts empty heat
+maps, while the default recipe's RMSProp 1e-3 with batch 8 leaves it within a few hundred steps
+(the figures: docs/results/msn.md).
 Every run of the ablation uses this config, the same seed and the same steps; only the
 supervised scales and the regression switch change:
 
@@ -20,14 +20,14 @@ supervised scales and the regression switch change:
 (`supervised_scales=1, regression=False` is the plain stacked hourglass.) Each run ends with
 PCK@0.2, PCP@0.5 and the ten-hard-joint mean on the LSP test split (latest checkpoint, no flip).
 """
-from jaxpose import configs
-from jaxpose.configs import msn_lsp
+from jaxpose.configs import common, msn_mpii
 
 
 def get_config():
-  c = msn_lsp.get_config()
+  c = msn_mpii.get_config()
   c.name = "msn_lsp_cpu"
-  configs.cpu_budget(c, features=64, steps=3000)
+  common.lsp_protocol(c)  # configs/msn_lsp.py
+  common.cpu_budget(c, features=64, steps=3000)
   c.train.eval_every = c.train.checkpoint_every = 3000
   c.model.supervised_scales = 3
   c.model.regression = True

@@ -20,11 +20,10 @@ arms; k = 6 gives MPII's Fig. 2b grouping with the legs split). `model.grouping`
   python train.py --config=configs/pbn_lsp.py --config.data.root=/path/to/data
 (`data.root` holds `lsp/` and `lspet/` as released; default `$JAXPOSE_DATA`).
 """
-from jaxpose import configs
-from jaxpose.configs import pbn_mpii
+from jaxpose.configs import common, pbn_mpii
 
 
 def get_config():
   c = pbn_mpii.get_config()
   c.name = "pbn_lsp"
-  return configs.lsp_protocol(c)
+  return common.lsp_protocol(c)

@@ -1,4 +1,6 @@
-"""PBN on MPII as Tang & Wu 2019 §4.1: 8 stacks, W = 64, D = 1, five MI groups (Fig. 2b).
+"""PBN on MPII as Tang & Wu 2019 §4.1: 8 stacks, W = 64, D = 1, five MI groups (Fig. 2b). The PBN
+family's base recipe: configs/pbn_lsp.py, pbn_lsp_cpu.py (and cpm_lsp_cpu.py's comparison) build
+on it.
 
 256×256 input, 64×64 Gaussian targets (σ = 1 px), RMSProp 2.5e-4, batch 16, 250 epochs with
 ÷10 at epochs 170 and 220; augmentation scale ±0.25, rotation ±30°, shear ±0.5, flip, colour
@@ -25,14 +27,14 @@ The §4.3 ablations (Fig. 5; the paper runs them with 3 stacks) are one flag eac
   number of stacks     --config.model.num_stacks=3
   specific layers?     --config.model.head=linear                 (branches | linear | deep)
 """
-from jaxpose import configs
-from jaxpose.configs import hourglass
+from jaxpose.configs import common, default
 from jaxpose.grouping import resolve
 
 
 def get_config():
-  c = hourglass.get_config()
+  c = default.get_config()
   c.name = "pbn_mpii"
+  common.paper_scale(c)
   c.model = c.model.__class__({
       "name": "pbn", "num_joints": 16, "num_stacks": 8, "features": 256, "branch_width": 64,
       "branch_depth": 1, "depth": 4, "num_blocks": 1, "head": "branches", "fusion": "shared",
@@ -47,7 +49,7 @@ def get_config():
                         color=0.2)
   c.train.learning_rate = 2.5e-4
   c.train.batch_size = 16
-  configs.epoch_schedule(c, epochs=250, boundaries=(170, 220))
+  common.epoch_schedule(c, epochs=250, boundaries=(170, 220))
   c.train.eval_every = 5000
   c.train.checkpoint_every = 5000
   c.train.log_every = 100

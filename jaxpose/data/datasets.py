@@ -66,7 +66,7 @@ def builder(data_cfg):
   from jaxpose.data.builders import real
   return real.load_builder(
       entry.name, root=data_cfg.get("root") or None, data_dir=tfds_dir(),
-      limit=int(data_cfg.get("limit", 0) or 0), on_error=data_cfg.get("on_error", "raise"))
+      limit=int(data_cfg.limit), on_error=data_cfg.on_error)
 
 
 def skeleton(data_cfg) -> skel.Skeleton:

@@ -63,7 +63,8 @@ def load(name: str) -> tuple:
   from flax import serialization
   where = folder(name)
   manifest = _read_json(os.path.join(where, "manifest.json"))
-  config = ml_collections.ConfigDict(_read_json(os.path.join(where, "config.json")))
+  config = checkpoint.upgrade_config(
+      ml_collections.ConfigDict(_read_json(os.path.join(where, "config.json"))))
   path = os.path.join(where, "variables.msgpack")
   try:
     with open(path, "rb") as f:

@@ -1,11 +1,10 @@
 """Config values are checked once, at start-up: one error naming the key and what is allowed."""
-import os
 import subprocess
 import sys
 
 import pytest
 
-from jaxpose import config_check
+from jaxpose import config_check, configs
 from jaxpose.errors import ConfigError
 from conftest import ROOT, cli_env
 
@@ -56,9 +55,7 @@ def test_batch_must_split_over_devices_and_weights_need_a_term():
   config_check.check_training(c)  # a term the family has
 
 
-@pytest.mark.parametrize("name", sorted(
-    f[:-3] for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".py")
-    and not f.startswith("_")))
+@pytest.mark.parametrize("name", configs.names())
 @pytest.mark.slow
 def test_every_recipe_passes(name):
   import importlib

@@ -17,8 +17,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxpose import configs
-from jaxpose.configs import default
+from jaxpose.configs import default, regressor_lsp
 from jaxpose import checkpoint, config_check, families, inference, models
 from jaxpose.errors import ConfigError
 from jaxpose.training import loop, optim
@@ -39,17 +38,17 @@ RECIPES = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "configs"))
 
 
 def _config(model="baseline1", phase="1", image_size=None, **fields):
-  """configs/default.py with a tiny regressor in ``phase`` (configs.two_phase) on the tiny
+  """configs/default.py with a tiny regressor in ``phase`` (regressor_lsp.two_phase) on the tiny
   synthetic budget of conftest."""
   from conftest import tiny_budget
   c = default.get_config()
   c.model = ml_collections.ConfigDict({"name": model, "num_joints": 16, "regression": True,
                                        **TINY[model], **fields})
-  configs.two_phase(c, "tiny_regressor", phase)
+  regressor_lsp.two_phase(c, "tiny_regressor", phase)
   c = tiny_budget(c)
   c.data.image_size = image_size or SIZE[model]
   c.train.optimizer = "adam"
-  c.eval.metrics = configs.REGRESSOR_METRICS
+  c.eval.metrics = regressor_lsp.REGRESSOR_METRICS
   return c
 
 
@@ -162,12 +161,12 @@ def test_every_regressor_recipe_passes_in_phase_two(name):
   c = importlib.import_module(f"configs.{name}").get_config("2")
   config_check.check_training(c)
   assert c.data.name == "lsp_lspet" and c.data.eval_split == "test"
-  assert tuple(c.eval.metrics) == configs.REGRESSOR_METRICS
+  assert tuple(c.eval.metrics) == regressor_lsp.REGRESSOR_METRICS
 
 
 @pytest.mark.parametrize("name", [r for r in RECIPES if r.endswith("_cpu")] + ["deeppose_lsp_cpu"])
 def test_cpu_recipes_build_batchnorm_networks_without_dropout(name):
-  """configs.regressor_cpu_budget: the originals' layers (no BatchNorm, dropout 0.5) collapse to
+  """common.regressor_cpu_budget: the originals' layers (no BatchNorm, dropout 0.5) collapse to
   a constant output at the CPU budget; its networks normalise every convolution instead."""
   c = importlib.import_module(f"configs.{name}").get_config("2")
   model = models.create(c.model)

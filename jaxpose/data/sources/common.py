@@ -33,7 +33,7 @@ BOX_FACTOR = 1.15
 # (0.6%); Buffy 7 of 5,984, at most 1.1 px (0.3%); MPII 532 of 376,263, at most 94 px / 13.1%
 # of the side; FLIC 14 of 55,033, at most 73.6 px / 15.3%; LSPET 31 of 123,213, at most 2.2 px
 # (2.0%) but for one labelling error, im08075.jpg's r_knee 145 px (60%) right of its 241-px
-# image, which this margin refuses (the LSP recipes skip it: ``configs.lsp_protocol``).
+# image, which this margin refuses (the LSP recipes skip it: ``lsp_protocol`` of jaxpose/configs/common.py).
 OUTSIDE_MARGIN = 0.25
 
 
