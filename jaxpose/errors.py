@@ -29,14 +29,22 @@ class DamagedCheckpointError(CheckpointError):
 USER_ERRORS = (ConfigError, CheckpointError, DataError)
 
 
+def _usage_errors() -> tuple:
+  """absl's ``app.UsageError`` (a bad or missing flag) where absl.app is loaded: nothing can
+  raise it otherwise, and model-only users need not import it."""
+  app = sys.modules.get("absl.app")
+  return (app.UsageError,) if app is not None else ()
+
+
 def exit_on_user_error(main):
-  """Wraps a CLI ``main``: a ``USER_ERRORS`` exception becomes ``error: …`` on stderr and exit
-  status 2; any other exception keeps its traceback (a bug, not a user error)."""
+  """Wraps a CLI ``main``: a ``USER_ERRORS`` exception or absl's ``app.UsageError`` becomes
+  ``error: …`` on stderr and exit status 2; any other exception keeps its traceback (a bug, not
+  a user error)."""
   @functools.wraps(main)
   def wrapped(*args, **kwargs):
     try:
       return main(*args, **kwargs)
-    except USER_ERRORS as e:
+    except USER_ERRORS + _usage_errors() as e:
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(2)
   return wrapped

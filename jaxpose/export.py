@@ -1,7 +1,7 @@
 """Export a trained network for serving, to run where jaxpose and flax are not installed.
 
   python -m jaxpose.export --workdir=runs/default [--out=DIR] [--which=best] [--flip]
-                           [--platforms=cpu,cuda] [--no-saved_model]
+                           [--platforms=cpu,cuda] [--nosaved_model]
   python -m jaxpose.export --pretrained=lsp --out=DIR       # a released model (jaxpose.zoo)
   python -m jaxpose.export --workdir=runs/release_lsp --release=jaxpose/zoo/lsp
       # a trained run as a released-model folder (weights, config, digests; jaxpose.zoo)
@@ -12,11 +12,13 @@ Writes into ``--out`` (default ``WORKDIR/export``):
   ``jax.export.deserialize(bytearray(open(path, "rb").read())).call(crops)`` with nothing but
   jax and numpy. ``crops``: (B, S, S, 3) float32 *normalised* crops, any B (a symbolic batch
   dimension, so one artifact serves every batch size without re-export); returns
-  ``{"joints": (B, K, 2), "score": (B, K)[, "visible": (B, K)]}``.
+  ``{"keypoints": (B, K, 2), "scores": (B, K)[, "visibility": (B, K)]}`` (the library's
+  prediction keys; ``load`` reads exports of earlier versions, whose keys were ``joints``,
+  ``score``, ``visible``, under these names).
 * ``saved_model/`` — the same function as a TF SavedModel (``jax2tf``, native serialization),
   signature ``serving_default``: ``crops`` (B, S, S, 3) **uint8** RGB → the same dict; the
   normalisation ``(rgb / 255 − mean) / std`` is inside, so TF Serving or any TF client sends
-  raw pixels. Needs tensorflow at export time only (``--no-saved_model`` skips it).
+  raw pixels. Needs tensorflow at export time only (``--nosaved_model`` skips it).
 * ``geometry.json`` — what a client needs to cut the crops and read the outputs without
   jaxpose (``geometry``): input size, mean/std, the crop rule (box → centre/scale, side
   ``200 · scale · scale_pad``, crop ↔ image formulas), heat-map size, joint names, flip pairs,
@@ -39,14 +41,14 @@ needs no GPU).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+from absl import app, flags
 
-from jaxpose import inference
+from jaxpose import inference, runtime
 from jaxpose.codecs import geometry as crop_geometry
 from jaxpose.errors import ConfigError, exit_on_user_error
 
@@ -54,11 +56,13 @@ JAX_FILE = "pose.jaxexport"
 SAVED_MODEL_DIR = "saved_model"
 GEOMETRY_FILE = "geometry.json"
 DEFAULT_PLATFORMS = ("cpu", "cuda")
-FORMAT_VERSION = 1
+# 2: the outputs are named keypoints / scores / visibility (1: joints / score / visible).
+FORMAT_VERSION = 2
+_VERSION_1_KEYS = {"joints": "keypoints", "score": "scores", "visible": "visibility"}
 
 
 def inference_fn(predictor: inference.Predictor) -> Callable:
-  """``fn(variables, crops) -> {"joints", "score"[, "visible"]}``: the network in inference
+  """``fn(variables, crops) -> {"keypoints", "scores"[, "visibility"]}``: the network in inference
   mode, the family's final prediction, the flip merge when ``predictor.flip``, the decode
   (crop pixels) — ``Predictor.predict_crops`` as one pure jax function."""
   model, fam, flip = predictor.model, predictor.family, predictor.flip
@@ -140,12 +144,12 @@ def geometry(predictor: inference.Predictor, platforms: Sequence[str] = DEFAULT_
   cfg, fam, sk = predictor.config, predictor.family, predictor.skeleton
   size = int(cfg.data.image_size)
   heatmaps = hasattr(fam, "codec") and hasattr(fam.codec, "heatmap_size")
-  outputs = {"joints": "(B, K, 2) float32: x, y in crop pixels (pixel centres at integers)",
-             "score": ("(B, K) float32: heat-map peak (<= 0: no detection)" if heatmaps else
-                       "(B, K) float32: presence probability (1 where the model has no "
-                       "visibility head)")}
+  outputs = {"keypoints": "(B, K, 2) float32: x, y in crop pixels (pixel centres at integers)",
+             "scores": ("(B, K) float32: heat-map peak (<= 0: no detection)" if heatmaps else
+                        "(B, K) float32: presence probability (1 where the model has no "
+                        "visibility head)")}
   if fam.predicts_visibility:
-    outputs["visible"] = "(B, K) float32: presence probability"
+    outputs["visibility"] = "(B, K) float32: presence probability"
   return {
       "format": "jaxpose-export", "version": FORMAT_VERSION,
       "files": {"jax_export": JAX_FILE, "saved_model": SAVED_MODEL_DIR},
@@ -155,7 +159,7 @@ def geometry(predictor: inference.Predictor, platforms: Sequence[str] = DEFAULT_
       "platforms": list(platforms or ()),
       "image_size": size,
       "heatmap_size": int(cfg.data.heatmap_size) if heatmaps else None,
-      "scale_pad": float(cfg.data.get("scale_pad", 1.25)),
+      "scale_pad": float(cfg.data.scale_pad),
       "mean": [float(v) for v in crop_geometry.MEAN],
       "std": [float(v) for v in crop_geometry.STD],
       "inputs": {
@@ -208,7 +212,9 @@ def export(predictor: inference.Predictor, out: str,
 
 class ExportedPose:
   """A ``pose.jaxexport`` with its ``geometry.json`` (``load``): ``self(crops)`` checks the
-  crops against the exported input before calling, with a message that says what to send."""
+  crops against the exported input before calling, with a message that says what to send, and
+  returns the prediction under the library's keys (an export of format version 1 answers
+  ``joints`` / ``score`` / ``visible``: renamed ``keypoints`` / ``scores`` / ``visibility``)."""
 
   def __init__(self, exported, geometry_doc: dict):
     self.exported, self.geometry = exported, geometry_doc
@@ -221,7 +227,8 @@ class ExportedPose:
           f"crops of shape {images.shape} and dtype {images.dtype}: this export takes "
           f"(B, {s}, {s}, 3) float32 crops normalised as (rgb / 255 - mean) / std "
           f"(geometry.json)")
-    return {k: np.asarray(v) for k, v in self.exported.call(images).items()}
+    rename = _VERSION_1_KEYS if int(self.geometry.get("version", 1)) < 2 else {}
+    return {rename.get(k, k): np.asarray(v) for k, v in self.exported.call(images).items()}
 
 
 def load(out: str) -> ExportedPose:
@@ -233,30 +240,46 @@ def load(out: str) -> ExportedPose:
     return ExportedPose(jax.export.deserialize(bytearray(f.read())), doc)
 
 
-def parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m jaxpose.export", description=__doc__.split("\n")[0])
-  model = p.add_mutually_exclusive_group(required=True)
-  model.add_argument("--workdir", default=None, help="run directory or WORKDIR/checkpoints/STEP")
-  model.add_argument("--pretrained", default=None, metavar="NAME",
-                     help="a released model (jaxpose.zoo.names(), e.g. lsp) instead of --workdir")
-  p.add_argument("--release", default=None, metavar="DIR",
-                 help="write --workdir's checkpoint as a released-model folder (jaxpose.zoo: "
-                      "variables.msgpack, config.json, manifest.json) instead of exporting")
-  p.add_argument("--which", choices=("latest", "best"), default=None,
-                 help="which checkpoint of --workdir (default: the config's eval.checkpoint)")
-  p.add_argument("--out", default=None, help="output folder (default: WORKDIR/export)")
-  p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=False,
-                 help="put the flip test inside the exported function")
-  p.add_argument("--platforms", default=",".join(DEFAULT_PLATFORMS),
-                 help="comma-separated backends to lower for (cpu, cuda, rocm, tpu)")
-  p.add_argument("--saved_model", action=argparse.BooleanOptionalAction, default=True,
-                 help="also write the TF SavedModel (needs tensorflow)")
-  return p
+USAGE = "python -m jaxpose.export (--workdir=DIR | --pretrained=NAME) [flags]"
+
+
+def flag_values() -> flags.FlagValues:
+  """The flags of ``python -m jaxpose.export``, on a ``FlagValues`` of their own
+  (``runtime.parse_flags``: nothing is defined on absl's global flags)."""
+  fv = flags.FlagValues()
+  flags.DEFINE_string("workdir", None, "run directory or WORKDIR/checkpoints/STEP",
+                      flag_values=fv)
+  flags.DEFINE_string("pretrained", None, "a released model (jaxpose.zoo.names(), e.g. lsp) "
+                      "instead of --workdir", flag_values=fv)
+  flags.DEFINE_string("release", None, "write --workdir's checkpoint as a released-model folder "
+                      "(jaxpose.zoo: variables.msgpack, config.json, manifest.json) instead of "
+                      "exporting", flag_values=fv)
+  flags.DEFINE_enum("which", None, ["latest", "best"], "which checkpoint of --workdir (default: "
+                    "the config's eval.checkpoint)", flag_values=fv)
+  flags.DEFINE_string("out", None, "output folder (default: WORKDIR/export)", flag_values=fv)
+  flags.DEFINE_boolean("flip", False, "put the flip test inside the exported function",
+                       flag_values=fv)
+  flags.DEFINE_string("platforms", ",".join(DEFAULT_PLATFORMS), "comma-separated backends to "
+                      "lower for (cpu, cuda, rocm, tpu)", flag_values=fv)
+  flags.DEFINE_boolean("saved_model", True, "also write the TF SavedModel (needs tensorflow)",
+                       flag_values=fv)
+  return fv
+
+
+def _args(argv: Optional[Sequence[str]]):
+  """The flags of ``argv``; a bad or missing one raises ``app.UsageError``."""
+  args, rest = runtime.parse_flags(flag_values(), argv, USAGE, __doc__)
+  if rest:
+    raise app.UsageError(f"unexpected argument {rest[0]!r} (every input is a --flag)")
+  if (args.workdir is None) == (args.pretrained is None):
+    raise app.UsageError("give --workdir=DIR or --pretrained=NAME" + (
+        ", not both" if args.workdir is not None else ""))
+  return args
 
 
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  args = parser().parse_args(argv)
+  args = _args(argv)
   platforms = tuple(p.strip().lower() for p in args.platforms.split(",") if p.strip())
   if not platforms:
     raise ConfigError("--platforms is empty; give e.g. --platforms=cpu,cuda")
@@ -293,5 +316,4 @@ def _release(workdir: str, which: str, out: str) -> int:
 
 
 if __name__ == "__main__":
-  from jaxpose import runtime
   runtime.run_cli(main)

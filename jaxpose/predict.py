@@ -34,51 +34,58 @@ missing input, a bad box file) are one line, exit status 2. Nothing here imports
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from typing import Optional, Sequence
 
 import numpy as np
+from absl import app, flags
 
-from jaxpose import crops, inference, visualize
+from jaxpose import crops, inference, runtime, visualize
 from jaxpose.errors import ConfigError, DataError, exit_on_user_error
 
 DEFAULT_PRETRAINED = "lsp"
 
 
-def _box_arg(text: str) -> list:
-  return visualize.cli.comma_floats(text, "x1,y1,x2,y2")
+USAGE = "python -m jaxpose.predict [flags] INPUT [INPUT ...]"
 
 
-def parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m jaxpose.predict",
-                              description=__doc__.split("\n")[0])
-  p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-  model = p.add_mutually_exclusive_group()
-  model.add_argument("--workdir", default=None,
-                     help="run directory or WORKDIR/checkpoints/STEP (default: a released model)")
-  model.add_argument("--pretrained", default=None, metavar="NAME",
-                     help="a released model (jaxpose.zoo.names(); the default without --workdir: "
-                          f"{DEFAULT_PRETRAINED})")
-  p.add_argument("--which", choices=("latest", "best"), default=None,
-                 help="which checkpoint of --workdir (default: the config's eval.checkpoint)")
-  box = p.add_mutually_exclusive_group()
-  box.add_argument("--box", type=_box_arg, default=None, help="x1,y1,x2,y2 of the person")
-  box.add_argument("--boxes", default=None, help="JSON file: image name -> [x1, y1, x2, y2]")
-  p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                 help="flip test (default: the config's eval.flip)")
-  p.add_argument("--out", default=None, help="output folder (default: WORKDIR/predictions)")
-  p.add_argument("--batch_size", type=int, default=None,
-                 help="crops per network call (default: the config's eval.batch_size, at "
-                      "most the number of images)")
-  p.add_argument("--threshold", type=float, default=0.0,
-                 help="draw joints whose score is above this")
-  p.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=True,
-                 help="write the PNG overlays")
-  p.add_argument("--recursive", action="store_true", help="descend into subfolders")
-  return p
+def flag_values() -> flags.FlagValues:
+  """The flags of ``python -m jaxpose.predict``, on a ``FlagValues`` of their own
+  (``runtime.parse_flags``: nothing is defined on absl's global flags)."""
+  fv = flags.FlagValues()
+  flags.DEFINE_string("workdir", None, "run directory or WORKDIR/checkpoints/STEP (default: a "
+                      "released model)", flag_values=fv)
+  flags.DEFINE_string("pretrained", None, "a released model (jaxpose.zoo.names(); the default "
+                      f"without --workdir: {DEFAULT_PRETRAINED})", flag_values=fv)
+  flags.DEFINE_enum("which", None, ["latest", "best"], "which checkpoint of --workdir (default: "
+                    "the config's eval.checkpoint)", flag_values=fv)
+  runtime.define_floats("box", "x1,y1,x2,y2", "x1,y1,x2,y2 of the person", flag_values=fv)
+  flags.DEFINE_string("boxes", None, "JSON file: image name -> [x1, y1, x2, y2]", flag_values=fv)
+  flags.DEFINE_boolean("flip", None, "flip test (default: the config's eval.flip)",
+                       flag_values=fv)
+  flags.DEFINE_string("out", None, "output folder (default: WORKDIR/predictions)", flag_values=fv)
+  flags.DEFINE_integer("batch_size", None, "crops per network call (default: the config's "
+                       "eval.batch_size, at most the number of images)", lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_float("threshold", 0.0, "draw joints whose score is above this", flag_values=fv)
+  flags.DEFINE_boolean("overlay", True, "write the PNG overlays", flag_values=fv)
+  flags.DEFINE_boolean("recursive", False, "descend into subfolders", flag_values=fv)
+  return fv
+
+
+def _args(argv: Optional[Sequence[str]]):
+  """The flags and the inputs of ``argv``; a bad or missing one raises ``app.UsageError``."""
+  args, inputs = runtime.parse_flags(flag_values(), argv, USAGE, __doc__)
+  if not inputs:
+    raise app.UsageError("give one or more images or folders (INPUT), e.g. "
+                         "python -m jaxpose.predict photo.jpg")
+  for a, b in (("workdir", "pretrained"), ("box", "boxes")):
+    if getattr(args, a) is not None and getattr(args, b) is not None:
+      raise app.UsageError(f"give --{a} or --{b}, not both")
+  args.inputs = inputs
+  return args
 
 
 def _names(inputs: Sequence[str], recursive: bool) -> list[tuple[str, str]]:
@@ -169,10 +176,7 @@ def _overlay(image: np.ndarray, pred: dict, i: int, predictor, threshold: float,
 
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  p = parser()
-  args = p.parse_args(argv)
-  if args.batch_size is not None and args.batch_size < 1:
-    p.error("--batch_size must be at least 1")
+  args = _args(argv)
   images = _names(args.inputs, args.recursive)
   if not images:
     raise DataError(f"no image files in {', '.join(args.inputs)}")
@@ -195,7 +199,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     workdir = os.path.dirname(os.path.dirname(predictor.checkpoint_dir))
   else:
     if args.which:
-      p.error("--which picks a checkpoint of --workdir")
+      raise app.UsageError("--which picks a checkpoint of --workdir")
     name = args.pretrained or DEFAULT_PRETRAINED
     predictor = inference.Predictor.pretrained(name, flip=args.flip)  # None: its eval.flip
     print(f"using the released model {name!r} ({predictor.checkpoint_dir}); "
@@ -256,5 +260,4 @@ def _with_flip(predictor: inference.Predictor) -> inference.Predictor:
 
 
 if __name__ == "__main__":
-  from jaxpose import runtime
   runtime.run_cli(main)

@@ -1,4 +1,6 @@
-"""Process-level setup shared by train.py, evaluate.py and the benchmarks.
+"""Process-level setup shared by train.py, evaluate.py and the benchmarks, and the command
+line of the ``python -m`` tools (``parse_flags``: absl flags on a ``FlagValues`` of each tool's own;
+``run_cli``).
 
 Call ``configure()`` before jax is imported. On XLA's CPU backend two environment
 settings were measured to speed up the train step (docs/DESIGN.md, performance notes):
@@ -93,6 +95,83 @@ def run_absl(main, module: str, doc: str, argv: list[str] | None = None,
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
   absl_logging.set_verbosity(absl_logging.WARNING)  # TFDS and orbax are chatty at INFO
   app.run(main, argv=argv, **({"flags_parser": flags_parser} if flags_parser else {}))
+
+
+HELP_ARGS = ("-h", "-help", "--help", "--helpshort", "--helpfull")
+
+
+def parse_flags(flag_values, argv, usage: str, doc: str = ""):
+  """absl flags for a ``python -m jaxpose.X`` tool (predict, export, visualize, grouping):
+  ``argv`` (the arguments after the program name; None: ``sys.argv[1:]``) parsed into
+  ``flag_values``; returns ``(values, positional arguments)``, ``values`` a namespace of
+  every flag (``values.workdir``).
+
+  Each tool defines its flags on a ``flags.FlagValues()`` of its own, built per call by its
+  ``flag_values()``, not on absl's global ``FLAGS`` as train.py / evaluate.py do: absl's flags are
+  global and the tools share names (``--workdir``, ``--flip``, ``--out``), so importing several
+  in one process (a test, a notebook) must define nothing. ``--help`` prints ``usage``, ``doc``
+  and the flags (exit status 0); a flag that cannot be parsed raises ``absl.app.UsageError``,
+  which ``errors.exit_on_user_error`` prints as one line ``error: …`` (exit status 2), as
+  train.py and evaluate.py answer a bad flag. Booleans are absl's ``--flip`` / ``--noflip``; the
+  argparse spelling of earlier versions, ``--no-flip``, is still read."""
+  import types
+  from absl import app, flags
+  argv = list(sys.argv[1:] if argv is None else argv)
+  n = argv.index("--") if "--" in argv else len(argv)
+  if any(a in HELP_ARGS for a in argv[:n]):
+    print(f"usage: {usage}\n\n{doc.strip()}\n\nflags:\n{flags_help(flag_values)}")
+    sys.exit(0)
+  for i, a in enumerate(argv[:n]):
+    name = a[len("--no-"):]
+    if a.startswith("--no-") and name in flag_values and flag_values[name].boolean:
+      argv[i] = "--no" + name
+  try:
+    rest = flag_values(["", *argv])[1:]
+  except flags.Error as e:
+    raise app.UsageError(str(e)) from None
+  return types.SimpleNamespace(**flag_values.flag_values_dict()), rest
+
+
+def flags_help(flag_values) -> str:
+  """The flags of ``flag_values``, one entry each as absl's ``--help`` writes them."""
+  import textwrap
+  out = []
+  for name in sorted(flag_values):
+    flag = flag_values[name]
+    head = f"--[no]{name}" if flag.boolean else f"--{name}"
+    out.append(textwrap.fill(f"{head}: {flag.help}", 80, initial_indent="  ",
+                             subsequent_indent="    "))
+    for note in (f"(default: {flag.default_as_str})" if flag.default_as_str else "",
+                 f"({flag.parser.syntactic_help})" if flag.parser.syntactic_help else ""):
+      if note:
+        out.append(textwrap.fill(note, 80, initial_indent="    ", subsequent_indent="    "))
+  return "\n".join(out)
+
+
+def define_floats(name: str, form: str, help: str, flag_values) -> None:  # noqa: A002
+  """A flag of ``len(form.split(","))`` comma-separated numbers, e.g. ``form="x1,y1,x2,y2"``
+  (default None); another value is refused naming the form."""
+  from absl import flags
+
+  class Floats(flags.ArgumentParser):
+    syntactic_help = form
+
+    def parse(self, argument):
+      if not isinstance(argument, str):
+        return argument
+      try:
+        values = [float(v) for v in argument.split(",")]
+      except ValueError:
+        values = []
+      if len(values) != len(form.split(",")):
+        raise ValueError(f"expected {form}, got {argument!r}")
+      return values
+
+    def flag_type(self):
+      return form
+
+  flags.DEFINE(Floats(), name, None, help, flag_values=flag_values,
+               serializer=flags.ListSerializer(","))
 
 
 def run_cli(main) -> None:

@@ -1,6 +1,5 @@
 """``python -m jaxpose.grouping``: see ``jaxpose/grouping/cli.py``."""
-import sys
-
+from jaxpose import runtime
 from jaxpose.grouping.cli import main
 
-sys.exit(main())
+runtime.run_cli(main)

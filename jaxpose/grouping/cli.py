@@ -8,21 +8,18 @@ JSON file that a config reads with ``model.grouping.strategy="file"``.
 """
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Optional, Sequence
 
 import numpy as np
+from absl import app, flags
 
-from jaxpose import skeleton as skeleton_lib
+from jaxpose import runtime, skeleton as skeleton_lib
 from jaxpose.errors import ConfigError, exit_on_user_error
 from jaxpose.grouping.groups import group_names, save_groups
 from jaxpose.grouping.mi import DEFAULT_EXTENT, default_normalization
 from jaxpose.grouping.plot import plot_groups, plot_mi
 from jaxpose.grouping.spectral import METHODS, groups_from_records
-
-_DESCRIPTION = ("Part groups from the mutual information of joint locations "
-                "(Tang & Wu 2019, sec. 3.1).")
 
 
 def _skeleton_for(num_joints: int, name: Optional[str], dataset: str) -> skeleton_lib.Skeleton:
@@ -42,26 +39,40 @@ def _groups_path(plot: str) -> str:
   return f"{root}_groups{ext or '.png'}"
 
 
+USAGE = "python -m jaxpose.grouping [flags]"
+
+
+def flag_values() -> flags.FlagValues:
+  """The flags of ``python -m jaxpose.grouping``, on a ``FlagValues`` of their own
+  (``runtime.parse_flags``: nothing is defined on absl's global flags)."""
+  fv = flags.FlagValues()
+  flags.DEFINE_string("dataset", "mpii", "dataset name for read_split", flag_values=fv)
+  flags.DEFINE_string("split", "train", "split of --dataset", flag_values=fv)
+  flags.DEFINE_string("data_root", None, "folder of the raw files", flag_values=fv)
+  flags.DEFINE_integer("k", 5, "number of groups", flag_values=fv)
+  flags.DEFINE_integer("bins", 16, "lattice side (16 in §3.1)", flag_values=fv)
+  flags.DEFINE_enum("normalize", None, sorted(DEFAULT_EXTENT), "pose normalisation (default: "
+                    "box for lsp*, else crop)", flag_values=fv)
+  flags.DEFINE_float("extent", None, "side of the normalised square", flag_values=fv)
+  flags.DEFINE_enum("method", "shi_malik", list(METHODS), "spectral clustering method",
+                    flag_values=fv)
+  flags.DEFINE_integer("seed", 0, "seed of the clustering", flag_values=fv)
+  flags.DEFINE_integer("restarts", 10, "k-means restarts", flag_values=fv)
+  flags.DEFINE_boolean("miller_madow", False, "bias-corrected MI (not the paper's)",
+                       flag_values=fv)
+  flags.DEFINE_string("skeleton", None, "skeleton name (default: the dataset's)", flag_values=fv)
+  flags.DEFINE_string("plot", None, "MI matrix PNG; groups go to <stem>_groups.png",
+                      flag_values=fv)
+  flags.DEFINE_string("output", None, "JSON file for joints, groups and MI", flag_values=fv)
+  return fv
+
+
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
   """``python -m jaxpose.grouping``: prints the groups and writes the plots and JSON."""
-  p = argparse.ArgumentParser(prog="python -m jaxpose.grouping", description=_DESCRIPTION)
-  p.add_argument("--dataset", default="mpii", help="dataset name for read_split")
-  p.add_argument("--split", default="train")
-  p.add_argument("--data_root", default=None, help="folder of the raw files")
-  p.add_argument("--k", type=int, default=5, help="number of groups")
-  p.add_argument("--bins", type=int, default=16, help="lattice side (16 in §3.1)")
-  p.add_argument("--normalize", choices=sorted(DEFAULT_EXTENT), default=None,
-                 help="pose normalisation (default: box for lsp*, else crop)")
-  p.add_argument("--extent", type=float, default=None, help="side of the normalised square")
-  p.add_argument("--method", choices=METHODS, default="shi_malik")
-  p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--restarts", type=int, default=10)
-  p.add_argument("--miller_madow", action="store_true", help="bias-corrected MI (not the paper's)")
-  p.add_argument("--skeleton", default=None, help="skeleton name (default: the dataset's)")
-  p.add_argument("--plot", default=None, help="MI matrix PNG; groups go to <stem>_groups.png")
-  p.add_argument("--output", default=None, help="JSON file for joints, groups and MI")
-  args = p.parse_args(argv)
+  args, rest = runtime.parse_flags(flag_values(), argv, USAGE, __doc__)
+  if rest:
+    raise app.UsageError(f"unexpected argument {rest[0]!r} (every input is a --flag)")
   if args.bins < 2:
     raise ConfigError(f"--bins={args.bins}: must be at least 2")
 

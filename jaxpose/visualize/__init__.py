@@ -43,7 +43,7 @@ map's colour, then the maps' patches in feature order. Columns are numbered from
 paper numbers its features. Default output ``DIR/eval/backtrack_conv<L>_<dataset>_<split>.png``
 and ``DIR/eval/filters_conv1.png``.
 """
-from jaxpose.visualize.cli import COMMANDS, _examples, _split, main, parser
+from jaxpose.visualize.cli import COMMANDS, _examples, _split, flag_values, main
 from jaxpose.visualize.drawing import (GT_COLOUR, NO_PATCH, SIDE_COLOURS, _as_uint8, crop_image,
                                        display, draw_skeleton, grid, heatmap_figure, heatmap_tile,
                                        image_to_crop, joint_side, limb_side, normalise, save_png,

@@ -2,20 +2,23 @@
 described in ``jaxpose.visualize``)."""
 from __future__ import annotations
 
-import argparse
+import functools
 import math
 import os
 import sys
 from typing import Optional, Sequence
 
 import numpy as np
+from absl import app, flags
 from PIL import Image
 
-from jaxpose.errors import USER_ERRORS, ConfigError, DataError
+from jaxpose import runtime
+from jaxpose.errors import USER_ERRORS, ConfigError, DataError, exit_on_user_error
 from jaxpose.visualize.drawing import (_label, _resize, _to_tile, crop_image, display, draw_skeleton,
                                        grid, heatmap_figure, image_to_crop, normalise, save_png,
                                        whole_image_box)
 from jaxpose.visualize.features import PatchMean, backtrack_figure, backtracked_patches, filters_figure
+
 
 def _load(args):
   """(Predictor, workdir) of ``--workdir``/``--which``, on ``--dataset`` where one is given."""
@@ -60,7 +63,7 @@ def overlay(args) -> str:
   for start in range(0, len(examples), 32):
     chunk = examples[start:start + 32]
     pred = predictor.predict_crops(np.stack([e["image"] for e in chunk]))
-    for e, p, ok in zip(chunk, pred["joints"], pred["score"] > 0):
+    for e, p, ok in zip(chunk, pred["keypoints"], pred["scores"] > 0):
       gt = image_to_crop(e["joints"], e["affine"])
       t = Image.fromarray(draw_skeleton(
           _resize(display(e["image"]), tile), _to_tile(p, size, tile), predictor.skeleton, ok,
@@ -91,7 +94,7 @@ def heatmaps(args) -> str:
       image = np.asarray(im.convert("RGB"))
     center, scale = ((args.center, args.scale) if args.center
                      else whole_image_box(*image.shape[:2]))
-    crop, _ = crop_image(image, center, scale, size, float(cfg.data.get("scale_pad", 1.25)))
+    crop, _ = crop_image(image, center, scale, size, float(cfg.data.scale_pad))
     x, stem = normalise(crop), os.path.splitext(os.path.basename(args.image))[0]
   columns = predictor.family.heatmap_panels(predictor.outputs(x[None]), 0, args.stacks)
   if not columns:
@@ -103,14 +106,15 @@ def heatmaps(args) -> str:
 
 
 def _hmlpe(args):
-  """(Predictor, workdir) of ``--workdir``, refused unless the model is an HMLPE."""
+  """(Predictor, workdir) of ``--workdir``, refused unless the network describes its layers
+  (``layers``, ``feature_maps``, ``first_layer_filters``: HMLPE's, Li et al. 2014 §5)."""
   predictor, workdir = _load(args)
   model, name = predictor.model, predictor.config.model.name
-  if predictor.family.name != "hmlpe" or not all(
-      callable(getattr(model, m, None)) for m in ("layers", "feature_maps", "first_layer_filters")):
+  if not all(callable(getattr(model, m, None))
+             for m in ("layers", "feature_maps", "first_layer_filters")):
     raise ConfigError(f"model.name={name!r} is not hmlpe: `{args.command}` shows the features of "
-                      "the HMLPE network (Li et al. 2014 §5); other models have `overlay` and "
-                      "`heatmaps`")
+                      "networks that list their layers, as the HMLPE network does (Li et al. "
+                      "2014 §5); other models have `overlay` and `heatmaps`")
   return predictor, workdir
 
 
@@ -159,87 +163,122 @@ def filters(args) -> str:
   return save_png(fig, args.output or os.path.join(workdir, "eval", "filters_conv1.png"))
 
 
-def comma_floats(text: str, form: str) -> list:
-  """An argparse value of ``len(form.split(","))`` comma-separated numbers, e.g. ``form="x,y"``;
-  else ``ArgumentTypeError`` naming the expected form (shared with ``jaxpose.predict``)."""
-  try:
-    values = [float(v) for v in text.split(",")]
-  except ValueError:
-    values = []
-  if len(values) != len(form.split(",")):
-    raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}")
-  return values
+USAGE = "python -m jaxpose.visualize COMMAND [flags]"
+COMMAND_HELP = {
+    "overlay": "predicted and true skeletons on evaluation crops",
+    "heatmaps": "per-joint heat maps before/after refinement (Ke Fig. 3)",
+    "backtrack": "HMLPE: backtracked patches of conv2/conv3 maps (Li et al. Fig. 6b/6c, 7)",
+    "filters": "HMLPE: the first-layer filters (Li et al. Fig. 6a)"}
 
 
-def _xy(text: str) -> list:
-  return comma_floats(text, "x,y")
+def flag_values(command: str) -> flags.FlagValues:
+  """The flags of ``python -m jaxpose.visualize COMMAND``, on a ``FlagValues`` of their own
+  (``runtime.parse_flags``: nothing is defined on absl's global flags)."""
+  fv = flags.FlagValues()
+  string = functools.partial(flags.DEFINE_string, flag_values=fv)
+  integer = functools.partial(flags.DEFINE_integer, flag_values=fv)
+  real = functools.partial(flags.DEFINE_float, flag_values=fv)
+  boolean = functools.partial(flags.DEFINE_boolean, flag_values=fv)
+  string("workdir", None, "run directory or WORKDIR/checkpoints/STEP")
+  flags.DEFINE_enum("which", "latest", ["latest", "best"], "which checkpoint of --workdir",
+                    flag_values=fv)
+  if command in ("overlay", "heatmaps"):
+    string("split", None, "default: the config's data.eval_split")
+    string("output", None, "PNG path (default under WORKDIR/eval/)")
+  if command == "overlay":
+    integer("num", 16, "how many records (the split's first)", lower_bound=1)
+    boolean("flip", None, "flip test (default: the config's eval.flip)")
+    string("dataset", None, "another dataset with the same joints")
+    string("data_root", None, "folder of --dataset's raw files")
+    integer("tile", 0, "tile side in pixels (default: crop size)")
+  elif command == "heatmaps":
+    string("image", None, "an image file")
+    integer("index", None, "record N of --split instead")
+    runtime.define_floats("center", "x,y", "x,y person centre in image pixels", flag_values=fv)
+    real("scale", None, "person height / 200 px")
+    boolean("stacks", False, "one column per stack (and regression)")
+    integer("tile", 160, "panel side in pixels")
+    real("vmax", 0.0, "fixed colour scale (0: per panel)")
+  elif command in ("backtrack", "filters"):
+    string("output", None, "PNG path (default under WORKDIR/eval/)")
+    flags.DEFINE_alias("out", "output", flag_values=fv)
+    if command == "backtrack":
+      integer("layer", 3, "conv layer whose maps to backtrack (2 or 3)")
+      string("split", None, "default: the config's data.train_split")
+      integer("num_images", 200, "images the mean patches are taken over (the split's first; "
+              "0: all)", lower_bound=0)
+      integer("show", 8, "images shown one per row (Fig. 7)", lower_bound=0)
+      integer("tile", 96, "cell side in pixels", lower_bound=8)
+    else:
+      integer("tile", 48, "cell side in pixels", lower_bound=8)
+      integer("cols", 0, "filters per row (0: about √F)", lower_bound=0)
+  else:
+    raise KeyError(f"no command {command!r} (commands: {', '.join(COMMAND_HELP)})")
+  return fv
 
 
-def parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="python -m jaxpose.visualize",
-                              description=sys.modules["jaxpose.visualize"].__doc__.split("\n")[0])
-  sub = p.add_subparsers(dest="command", required=True)
-  for name, helptext in (("overlay", "predicted and true skeletons on evaluation crops"),
-                         ("heatmaps", "per-joint heat maps before/after refinement (Ke Fig. 3)")):
-    s = sub.add_parser(name, help=helptext)
-    s.add_argument("--workdir", required=True, help="run directory or WORKDIR/checkpoints/STEP")
-    s.add_argument("--which", choices=("latest", "best"), default="latest")
-    s.add_argument("--split", default=None, help="default: the config's data.eval_split")
-    s.add_argument("--output", default=None, help="PNG path (default under WORKDIR/eval/)")
-  o = sub.choices["overlay"]
-  o.add_argument("--num", type=int, default=16, help="how many records (the split's first)")
-  o.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                 help="flip test (default: the config's eval.flip)")
-  o.add_argument("--dataset", default=None, help="another dataset with the same joints")
-  o.add_argument("--data_root", default=None, help="folder of --dataset's raw files")
-  o.add_argument("--tile", type=int, default=0, help="tile side in pixels (default: crop size)")
-  h = sub.choices["heatmaps"]
-  what = h.add_mutually_exclusive_group(required=True)
-  what.add_argument("--image", default=None, help="an image file")
-  what.add_argument("--index", type=int, default=None, help="record N of --split instead")
-  h.add_argument("--center", type=_xy, default=None, help="x,y person centre in image pixels")
-  h.add_argument("--scale", type=float, default=None, help="person height / 200 px")
-  h.add_argument("--stacks", action="store_true", help="one column per stack (and regression)")
-  h.add_argument("--tile", type=int, default=160, help="panel side in pixels")
-  h.add_argument("--vmax", type=float, default=0.0, help="fixed colour scale (0: per panel)")
-  for name, helptext in (
-      ("backtrack", "HMLPE: backtracked patches of conv2/conv3 maps (Li et al. Fig. 6b/6c, 7)"),
-      ("filters", "HMLPE: the first-layer filters (Li et al. Fig. 6a)")):
-    s = sub.add_parser(name, help=helptext)
-    s.add_argument("--workdir", required=True, help="run directory or WORKDIR/checkpoints/STEP")
-    s.add_argument("--which", choices=("latest", "best"), default="latest")
-    s.add_argument("--out", "--output", dest="output", default=None,
-                   help="PNG path (default under WORKDIR/eval/)")
-  b = sub.choices["backtrack"]
-  b.add_argument("--layer", type=int, default=3, help="conv layer whose maps to backtrack (2 or 3)")
-  b.add_argument("--split", default=None, help="default: the config's data.train_split")
-  b.add_argument("--num_images", type=int, default=200,
-                 help="images the mean patches are taken over (the split's first; 0: all)")
-  b.add_argument("--show", type=int, default=8, help="images shown one per row (Fig. 7)")
-  b.add_argument("--tile", type=int, default=96, help="cell side in pixels")
-  f = sub.choices["filters"]
-  f.add_argument("--tile", type=int, default=48, help="cell side in pixels")
-  f.add_argument("--cols", type=int, default=0, help="filters per row (0: about √F)")
-  return p
+def _usage() -> str:
+  doc = sys.modules["jaxpose.visualize"].__doc__
+  commands = "\n".join(f"  {c}: {h}" for c, h in COMMAND_HELP.items())
+  return (f"usage: {USAGE}\n\n{doc.strip()}\n\ncommands:\n{commands}\n\n"
+          "python -m jaxpose.visualize COMMAND --help lists the flags of COMMAND.")
+
+
+def _defines(fv: flags.FlagValues, name: str) -> bool:
+  """Whether ``--name`` is a flag of ``fv`` (``noNAME`` / ``no-NAME`` of a boolean too)."""
+  base = name[2:].lstrip("-") if name.startswith("no") else ""
+  return name in fv or (base in fv and fv[base].boolean)
+
+
+@exit_on_user_error
+def _args(argv: Optional[Sequence[str]]):
+  """(command, its flags) of ``argv``, the command first; a bad or missing one raises
+  ``app.UsageError``, and so does a flag of another command (flags are per command)."""
+  argv = list(sys.argv[1:] if argv is None else argv)
+  command = argv[0] if argv else None
+  if command not in COMMAND_HELP:
+    if command in runtime.HELP_ARGS:
+      print(_usage())
+      sys.exit(0)
+    got = f" (got {command!r})" if command else ""
+    raise app.UsageError(f"give a command first: {' | '.join(COMMAND_HELP)}{got}, e.g. "
+                         "python -m jaxpose.visualize overlay --workdir=DIR")
+  fv = flag_values(command)
+  for a in argv[1:argv.index("--") if "--" in argv else len(argv)]:
+    name = a.lstrip("-").split("=")[0]
+    if not a.startswith("-") or a in runtime.HELP_ARGS or _defines(fv, name):
+      continue
+    others = [c for c in COMMAND_HELP if c != command and _defines(flag_values(c), name)]
+    if others:
+      raise app.UsageError(f"--{name} is a flag of {' and '.join(others)}, not of {command}")
+  args, rest = runtime.parse_flags(fv, argv[1:], f"python -m jaxpose.visualize {command} [flags]",
+                                   f"{command}: {COMMAND_HELP[command]} (python -m "
+                                   "jaxpose.visualize --help describes every command)")
+  if rest:
+    raise app.UsageError(f"unexpected argument {rest[0]!r} (one command, then --flags)")
+  if not args.workdir:
+    raise app.UsageError(f"{command} needs --workdir=DIR (a run directory or "
+                         "WORKDIR/checkpoints/STEP)")
+  if command == "heatmaps":
+    if (args.image is None) == (args.index is None):
+      raise app.UsageError("heatmaps draws one person: give --image=PATH or --index=N" + (
+          ", not both" if args.image is not None else ""))
+    if args.index is None and (args.center is None) != (args.scale is None):
+      raise app.UsageError("give --center and --scale together (or neither: the whole image)")
+  args.command = command
+  return command, args
 
 
 COMMANDS = {"overlay": overlay, "heatmaps": heatmaps, "backtrack": backtrack, "filters": filters}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  p = parser()
-  args = p.parse_args(argv)
-  if getattr(args, "num", 1) < 1:
-    p.error("--num must be at least 1")
-  if getattr(args, "num_images", 0) < 0 or getattr(args, "show", 0) < 0:
-    p.error("--num_images and --show must be at least 0")
-  if args.command in ("backtrack", "filters") and (args.tile < 8 or getattr(args, "cols", 0) < 0):
-    p.error("--tile must be at least 8 and --cols at least 0")
-  if args.command == "heatmaps":
-    if args.index is None and (args.center is None) != (args.scale is None):
-      p.error("give --center and --scale together (or neither: the whole image)")
+  """``python -m jaxpose.visualize COMMAND --flags`` (``argv``: the arguments after the program
+  name); a bad flag ends the process with one line ``error: …`` (exit status 2), an error of the
+  command is that line and the return value 2."""
+  command, args = _args(argv)
   try:
-    path = COMMANDS[args.command](args)
+    path = COMMANDS[command](args)
   except USER_ERRORS + (FileNotFoundError,) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

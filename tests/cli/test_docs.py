@@ -4,8 +4,9 @@ Every shell command in a fenced ```bash block of README.md and docs/**/*.md is e
 checked against the code, without running it: each ``python X.py`` / ``python benchmarks/X.py``
 names a script that exists, each ``python -m jaxpose.X`` a module that exists, each
 ``--config=…`` a config file or a packaged recipe, each ``--flag`` one that the tool defines
-(absl tools: a ``flags.DEFINE_*("flag"`` in the script or the modules it imports; argparse tools:
-an option string of their parser, per subcommand), and each ``--config.KEY=…`` a key of that
+(train.py, evaluate.py: a ``flags.DEFINE_*("flag"`` in the script or the modules it imports; the
+``python -m`` tools with flags of their own: their ``flag_values()``, per command for
+``jaxpose.visualize``), and each ``--config.KEY=…`` a key of that
 config (built with ml_collections). Shell variables set in the block (``M="--config=…"``) and
 ``for V in a b c; do … done`` loops are expanded. Also: README.md stays a landing page (≤ 8 KB,
 its first code block starts with the two commands), and every relative link in the README and
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import pytest
 
-import argparse
 import ast
 import dataclasses
 import functools
@@ -224,51 +224,47 @@ def absl_flags(path: str) -> frozenset[str]:
   return frozenset(names)
 
 
-class _Parser(BaseException):
-  def __init__(self, parser):
-    super().__init__()
-    self.parser = parser
-
-
 @functools.lru_cache(maxsize=None)
-def argparse_parser(module: str) -> argparse.ArgumentParser:
-  """The parser of an argparse tool: its ``parser()``, else the one its ``main`` builds."""
-  mod = importlib.import_module(module)
-  if not hasattr(mod, "parser") and not hasattr(mod, "main"):
-    mod = importlib.import_module(module + ".cli")
-  if hasattr(mod, "parser"):
-    return mod.parser()
-
-  def capture(self, *args, **kwargs):
-    raise _Parser(self)
-
-  original = argparse.ArgumentParser.parse_args
-  argparse.ArgumentParser.parse_args = capture
-  try:
-    mod.main([])
-  except _Parser as e:
-    return e.parser
-  finally:
-    argparse.ArgumentParser.parse_args = original
-  raise AssertionError(f"{module}: main() built no argparse parser")
+def own_flags_tool(module: str):
+  """The module of a ``python -m`` tool whose flags live on a ``FlagValues`` of its own
+  (``flag_values()``; ``flag_values(command)`` and ``COMMANDS`` for one with commands), the
+  package's ``cli`` for a package; None for one on absl's global flags (train, evaluate,
+  compare: read, not imported — importing two of them would define their flags twice)."""
+  spec = importlib.util.find_spec(module)
+  if spec.submodule_search_locations:
+    module = module + ".cli"
+    spec = importlib.util.find_spec(module)
+  if spec is None or not os.path.isfile(spec.origin):
+    return None
+  with open(spec.origin) as f:
+    if "def flag_values(" not in f.read():
+      return None
+  return importlib.import_module(module)
 
 
-def _options(parser: argparse.ArgumentParser, positionals: list[str]):
-  """(option strings, error) of ``parser`` and of the subcommand named in ``positionals``."""
-  opts = {s for a in parser._actions for s in a.option_strings}
-  subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-  if subs:
-    chosen = [p for p in positionals if p in subs[0].choices]
-    if not chosen:
-      return opts, f"no subcommand of {sorted(subs[0].choices)}"
-    opts |= {s for a in subs[0].choices[chosen[0]]._actions for s in a.option_strings}
-  return opts, None
+def _check_own_flags(module: str, mod, args: list[str]) -> list[str]:
+  """The flags of ``args`` that the tool (of the command ``args`` starts with) lacks."""
+  commands = getattr(mod, "COMMANDS", None)
+  if commands:
+    if not args or args[0] not in commands:
+      return [f"{module}: no subcommand of {sorted(commands)} first"]
+    fv = mod.flag_values(args[0])
+  else:
+    fv = mod.flag_values()
+  out = []
+  for a in args:
+    name = a[2:].split("=")[0]
+    if not a.startswith("--") or name in fv or a in ("--help", "--helpshort", "--helpfull"):
+      continue
+    if not (name.startswith("no") and name[2:] in fv and fv[name[2:]].boolean):
+      out.append(f"{module} has no option --{name}")
+  return out
 
 
 @functools.lru_cache(maxsize=None)
 def _packaged_recipes() -> frozenset[str]:
-  return frozenset(f[:-3] for f in os.listdir(os.path.join(ROOT, "jaxpose", "configs"))
-                   if f.endswith(".py") and not f.startswith("_"))
+  from jaxpose import configs
+  return frozenset(configs.names())
 
 
 @functools.lru_cache(maxsize=None)
@@ -370,16 +366,10 @@ def check_command(cmd: Command) -> list[str]:
       path = os.path.join(os.path.dirname(spec.origin), "__main__.py")
     if not os.path.isfile(path):
       return [f"{module} is a package without __main__: python -m cannot run it"]
-    with open(path) as f:
-      src = f.read()
-    if "DEFINE_" in src:
-      return _check_absl(module, path, rest)
-    parser = argparse_parser(module)
-    options, err = _options(parser, [a for a in rest if not a.startswith("-")])
-    if err:
-      return [f"{module}: {err}"]
-    return [f"{module} has no option {a.split('=')[0]}" for a in rest
-            if a.startswith("--") and a.split("=")[0] not in options]
+    tool = own_flags_tool(module)
+    if tool is not None:
+      return _check_own_flags(module, tool, rest)
+    return _check_absl(module, path, rest)
   if args[0].endswith(".py"):
     script = os.path.join(ROOT, args[0])
     if not os.path.isfile(script):

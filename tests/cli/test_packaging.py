@@ -119,13 +119,12 @@ def test_installed_outside_the_checkout(venv, tmp_path, cache_dir):
   assert os.path.isfile(tmp_path / "poses" / "photo.json")
 
   (tmp_path / "my_config.py").write_text(textwrap.dedent("""\
-      from jaxpose import configs
-      from jaxpose.configs import default
+      from jaxpose.configs import common, default
 
       def get_config():
         c = default.get_config()
         c.name = "my_tiny"
-        configs.cpu_budget(c, features=16, steps=2)
+        common.cpu_budget(c, features=16, steps=2)
         c.model.num_stacks = 1
         c.model.depth = 2
         c.data.image_size = 64

@@ -93,11 +93,11 @@ def test_command_line_release_then_predict_evaluate_export(run, tmp_path):
   Image.fromarray(np.random.default_rng(1).integers(0, 256, (90, 70, 3), np.uint8)).save(
       tmp_path / "photo.png")
   out = _cli(["-m", "jaxpose.predict", str(tmp_path / "photo.png"), f"--pretrained={rel}",
-              f"--out={tmp_path / 'poses'}", "--no-flip"])
+              f"--out={tmp_path / 'poses'}", "--noflip"])
   assert f"using the released model {rel!r}" in out
   mine = json.load(open(tmp_path / "poses" / "photo.json"))
   _cli(["-m", "jaxpose.predict", str(tmp_path / "photo.png"), f"--workdir={workdir}",
-        f"--out={tmp_path / 'poses_w'}", "--no-flip"])
+        f"--out={tmp_path / 'poses_w'}", "--noflip"])
   theirs = json.load(open(tmp_path / "poses_w" / "photo.json"))
   assert mine["keypoints"] == theirs["keypoints"] and mine["checkpoint"] == rel
 
@@ -109,7 +109,7 @@ def test_command_line_release_then_predict_evaluate_export(run, tmp_path):
   assert a["metrics"] == b["metrics"] and a["checkpoint"] == rel
 
   _cli(["-m", "jaxpose.export", f"--pretrained={rel}", f"--out={tmp_path / 'exp'}",
-        "--platforms=cpu", "--no-saved_model"])
+        "--platforms=cpu", "--nosaved_model"])
   assert os.path.isfile(tmp_path / "exp" / "pose.jaxexport")
 
 
