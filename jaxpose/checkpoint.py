@@ -132,7 +132,7 @@ def restore_config(mngr: ocp.CheckpointManager, step: int) -> ml_collections.Con
   if not isinstance(restored["config"], dict):
     raise DamagedCheckpointError(f"checkpoint {_path(mngr, step)}: its config is not a JSON "
                                  "object")
-  return ml_collections.ConfigDict(restored["config"])
+  return upgrade_config(ml_collections.ConfigDict(restored["config"]))
 
 
 def restore_state(mngr: ocp.CheckpointManager, step: int, target):
@@ -354,3 +354,126 @@ def save_config(workdir: str, config) -> None:
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(config_to_dict(config), f, indent=2, sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored configs of older versions. Every checkpoint and every released model stores its run's
+# config; one written before a key joined the schema lacks it. ``upgrade_config`` fills such keys
+# in once, where a stored config is read (``restore_config``; ``zoo.load``), so that the code
+# reads ``config.data.scale_pad`` like any other key and states no default of its own.
+
+# Keys that a stored config may lack, with the value that means what the versions without the
+# key did: configs/default.py's value (tests/checkpoint/test_config_upgrade.py checks that the
+# two agree). A fresh config has them all: every recipe builds on configs/default.py. Not here:
+# ``model.*`` (a network's constructor fields, absent = the field's default, e.g. layer_forms).
+ADDED_KEYS = {
+    "data.scale_pad": 1.25,        # the crop side = 1.25 × the person box
+    "data.limit": 0,               # every record of a split
+    "data.on_error": "raise",      # a bad record is an error
+    "train.grad_clip": 0.0,        # no gradient clipping
+    "train.frozen": (),            # two-phase training (#15): nothing frozen
+    "train.trainable": (),
+    "eval.scales": (1.0,),         # the single-scale test
+}
+
+
+def upgrade_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """``config``, a stored one, with each key of ``ADDED_KEYS`` it lacks set to its default (in
+  place; returned). A section the config lacks altogether (``data``, ``eval``, …) is left out:
+  that is no run's config."""
+  for dotted, value in ADDED_KEYS.items():
+    *sections, key = dotted.split(".")
+    node = config
+    for section in sections:
+      node = node.get(section) if isinstance(node, ml_collections.ConfigDict) else None
+    if isinstance(node, ml_collections.ConfigDict) and key not in node:
+      node[key] = value
+  return config
+
+
+# ---------------------------------------------------------------------------------------------
+# Initialising from another run's parameters (``init_from``: fine-tuning, two-phase training).
+# The trainer restores the other run (``inference.restore``) and passes its variables here; this
+# block only merges trees and names what it copied, kept fresh or left unused.
+
+def initialise_from(fresh: dict, stored: dict, where: str, source: str,
+                    is_frozen: Optional[Callable[[str], bool]] = None,
+                    say: Optional[Callable[[str], None]] = None) -> dict:
+  """Fine-tuning, and phase 2 of two-phase training (Chen et al. §3.3: train the classification
+  head, then "append two fully connected layers at the branch point to train regression head").
+
+  ``fresh``: this network's initial ``{"params": …, "batch_stats": …}``; ``stored``: the
+  variables of checkpoint ``where`` (the run named by ``source``, e.g. ``"init_from=runs/p1"``,
+  as the messages name it). Returns the two collections with every leaf the checkpoint also
+  has, with the same shape, copied in; the others keep their fresh initialisation. Through
+  ``say`` (e.g. ``print`` on the chief process) one line names what was copied and what stayed
+  fresh, another the checkpoint's arrays this network does not use.
+
+  Raises ``CheckpointError`` naming ``where`` and the leaf when a shared leaf differs in shape
+  or kind (array / layer), when nothing is shared, or when a parameter that ``is_frozen``
+  (a predicate on top-level parameter names, ``train.frozen`` / ``train.trainable``) freezes
+  has no counterpart in the checkpoint, so it would stay at its random initialisation.
+  """
+  log = {"copied": 0, "fresh": [], "unused": []}
+  merged = {col: merge(fresh[col], stored.get(col) or {}, col, where, log)
+            for col in ("params", "batch_stats")}
+  if not log["copied"]:
+    raise CheckpointError(f"{source}: checkpoint {where} shares no parameter with this network "
+                          "(is it a run of another model?)")
+  if is_frozen is not None:
+    stale = [p for p in log["fresh"] if is_frozen(p.split("/")[1])]
+    if stale:
+      raise CheckpointError(
+          f"{source}: checkpoint {where} has no {stale[0]}, which train.frozen / "
+          f"train.trainable freeze: it would keep its random initialisation")
+  if say is not None:
+    kept = summarise(log["fresh"], merged)
+    say(f"init_from {where}: copied {log['copied']} arrays; fresh (not in the checkpoint): "
+        f"{', '.join(kept) or 'none'}")
+    if log["unused"]:
+      say(f"init_from {where}: not used (not in this network): {', '.join(log['unused'])}")
+  return merged
+
+
+def merge(fresh, stored, path: str, where: str, log: dict):
+  """``fresh`` (this network's initial tree under ``path``) with every leaf ``stored`` also has
+  copied in (cast to the fresh leaf's dtype). ``log`` collects ``copied`` (a count), ``fresh``
+  (leaf paths kept as initialised, ``mark_fresh``) and ``unused`` (stored paths this network
+  lacks). ``CheckpointError`` naming checkpoint ``where`` and the path where the two trees
+  differ in kind or shape."""
+  if isinstance(fresh, dict):
+    if not isinstance(stored, dict):
+      raise CheckpointError(f"checkpoint {where}: {path} is an array, this network has a layer "
+                            "there")
+    log["unused"] += [f"{path}/{k}" for k in stored if k not in fresh]
+    return {k: merge(v, stored[k], f"{path}/{k}", where, log) if k in stored else
+            mark_fresh(v, f"{path}/{k}", log) for k, v in fresh.items()}
+  if isinstance(stored, dict):
+    raise CheckpointError(f"checkpoint {where}: {path} is a layer, this network has an array of "
+                          f"shape {tuple(fresh.shape)} there")
+  if tuple(np.shape(stored)) != tuple(fresh.shape):
+    raise CheckpointError(
+        f"checkpoint {where}: {path} has shape {tuple(np.shape(stored))}, this network has "
+        f"{tuple(fresh.shape)} (another model size, input size or joint count?)")
+  log["copied"] += 1
+  return jax.numpy.asarray(stored, dtype=fresh.dtype)
+
+
+def mark_fresh(tree, path: str, log: dict):
+  """Records every leaf path of ``tree`` (under ``path``) in ``log["fresh"]``; ``tree`` as is."""
+  for sub, _ in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    log["fresh"].append(path + "".join(f"/{getattr(k, 'key', k)}" for k in sub))
+  return tree
+
+
+def summarise(paths, trees) -> list:
+  """Leaf paths (``params/layer/…``) of ``trees`` (``{collection: tree}``), a top-level layer
+  named once (``params/layer``) when all its leaves are in ``paths``."""
+  out = []
+  for p in paths:
+    col, top = p.split("/")[:2]
+    n = len(jax.tree_util.tree_leaves(trees[col][top]))
+    name = f"{col}/{top}" if sum(q.startswith(f"{col}/{top}/") for q in paths) == n else p
+    if name not in out:
+      out.append(name)
+  return out

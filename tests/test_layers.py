@@ -19,7 +19,7 @@ ALLOWED = {
     "data": {"codecs", "errors", "formats", "skeleton"},
     "checkpoint": {"errors"},
     "zoo": {"checkpoint", "errors"},
-    "grouping": {"data", "skeleton", "errors"},
+    "grouping": {"data", "errors", "runtime", "skeleton"},  # runtime: cli.py parses its flags
     "families": {"codecs", "data", "errors", "losses", "models", "skeleton"},
     "config_check": {"data", "errors", "evaluation", "families", "models"},
     "inference": {"checkpoint", "codecs", "crops", "data", "errors", "evaluation", "families",
@@ -81,3 +81,23 @@ def test_the_check_can_fail():
   found = {(p, d) for p, _, d in _imports()}
   assert ("training", "inference") in found and ("visualize", "inference") in found
   assert ("inference", "training") not in found
+
+
+CASCADE_MODULES = {os.path.join(p, "cascade.py") for p in ("codecs", "data", "inference",
+                                                           "training")}
+
+
+def test_only_the_cascade_asks_whether_a_run_is_a_cascade_stage():
+  """Issue #40: DeepPose's cascade lives in its ``cascade.py`` modules; the generic loop and
+  ``inference.load`` reach it through one hook called for every config
+  (``training.cascade.stage_hooks``, ``inference.cascade.run_predictor``)."""
+  found = []
+  for dirpath, _, files in os.walk(PACKAGE):
+    for name in files:
+      path = os.path.join(dirpath, name)
+      rel = os.path.relpath(path, PACKAGE)
+      if name.endswith(".py") and rel not in CASCADE_MODULES:
+        with open(path) as f:
+          if "is_cascade" in f.read():
+            found.append(rel)
+  assert not found, found

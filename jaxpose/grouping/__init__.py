@@ -53,7 +53,8 @@ from jaxpose.grouping.spectral import (METHODS, groups_from_records, kmeans, spe
                                        spectral_groups)
 from jaxpose.grouping.plot import canonical_pose, plot_groups, plot_mi
 from jaxpose.grouping.resolve import (OVERLAPS, STRATEGIES, Resolution, check_spec, compute,
-                                      describe, is_resolved, resolve_config, spec)
+                                      describe, is_resolved, resolve_config,
+                                      resolve_for_training, spec)
 from jaxpose.grouping.cli import main
 
 __all__ = [
@@ -62,6 +63,6 @@ __all__ = [
     "compute", "default_normalization", "describe", "expand_overlap", "group_names",
     "groups_from_records", "is_resolved", "joint_mutual_information", "kmeans", "lattice_cells",
     "load_groups", "main", "mutual_information_discrete", "normalize_poses", "paper_overlap",
-    "plot_groups", "plot_mi", "records_arrays", "resolve_config", "save_groups", "spec",
-    "spectral_embedding", "spectral_groups",
+    "plot_groups", "plot_mi", "records_arrays", "resolve_config", "resolve_for_training",
+    "save_groups", "spec", "spectral_embedding", "spectral_groups",
 ]

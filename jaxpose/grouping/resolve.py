@@ -28,10 +28,11 @@ order; ``()`` = not resolved yet):
 ================================  ==========================================================
 
 ``resolve_config`` turns the strategy into explicit groups in ``model.groups`` before the
-trainer builds the model and writes the config beside the checkpoints, so every checkpoint,
-``evaluate.py`` and ``inference.load`` carry the exact groups a run used. A resumed run
-takes the groups stored in its checkpoint instead of computing them again. ``models.create``
-refuses a PBN whose grouping is unresolved.
+trainer builds the model and writes the config beside the checkpoints (the trainer's one call
+for every model, ``resolve_for_training``, a no-op without ``model.grouping``), so every
+checkpoint, ``evaluate.py`` and ``inference.load`` carry the exact groups a run used. A resumed
+run takes the groups stored in its checkpoint instead of computing them again.
+``models.create`` refuses a PBN whose grouping is unresolved (``models.pbn.check_grouping``).
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ import numpy as np
 
 from jaxpose import skeleton as skeleton_lib
 from jaxpose.grouping.groups import (BODY_GROUPS, Groups, body_groups, canonical,
-                                     expand_overlap, group_names, load_groups, paper_overlap)
+                                     expand_overlap, group_names, load_groups, paper_overlap,
+                                     save_groups)
 from jaxpose.grouping.mi import (DEFAULT_EXTENT, affinity, default_normalization,
                                  joint_mutual_information, records_arrays)
 from jaxpose.grouping.spectral import METHODS, spectral_groups
@@ -125,11 +127,11 @@ def annotations(data_cfg, split: Optional[str] = None) -> dict[str, np.ndarray]:
   split = split or data_cfg.train_split
   if data_cfg.name == "synthetic_pose":
     return _tfds_annotations(data_cfg, split)
-  limit = int(data_cfg.get("limit", 0) or 0) or None
+  limit = int(data_cfg.limit) or None
   records = []
   for part in split.split("+"):
     records += sources.read_split(data_cfg.name, part.strip(), root=data_cfg.get("root") or None,
-                                  on_error=data_cfg.get("on_error", "raise"), limit=limit)
+                                  on_error=data_cfg.on_error, limit=limit)
   return records_arrays(records)
 
 
@@ -259,6 +261,32 @@ def describe(res: Resolution, skel: skeleton_lib.Skeleton) -> str:
   lines += [f"  {i + 1}: {', '.join(names)}" for i, names in
             enumerate(group_names(res.groups, skel))]
   return "\n".join(lines)
+
+
+def resolve_for_training(config: ml_collections.ConfigDict,
+                         saved: Optional[ml_collections.ConfigDict], workdir: str,
+                         chief: bool = True) -> tuple[ml_collections.ConfigDict, bool]:
+  """The trainer's one call about part groups, made for every model at start-up, before the
+  model is built and the config is saved: ``(config, resolved)``.
+
+  A config with ``model.grouping`` and no ``model.groups`` yet (PBN, Tang & Wu §3.1) comes back
+  as a copy with explicit groups (``resolve_config``; ``saved``, the config of the run's latest
+  checkpoint, keeps a resumed run's groups), so every checkpoint carries the groups it was
+  trained with, and ``resolved`` is True: the model it describes has changed since the config
+  was checked (``config_check.check_training`` leaves an unresolved model to the trainer).
+  The chief prints where the groups came from and, for a new run, writes them to
+  ``WORKDIR/groups.json`` (names and MI, the grouping CLI's format). Any other config is
+  returned unchanged, ``resolved`` False.
+  """
+  from jaxpose.data import datasets  # tf-free registry
+  config, res = resolve_config(config, saved)
+  if res is not None and chief:
+    skel = datasets.skeleton(config.data)
+    print(describe(res, skel), flush=True)
+    if saved is None:
+      save_groups(os.path.join(workdir, "groups.json"), res.groups, skel, res.mi,
+                  source=res.source, grouping=config.model.grouping.to_dict())
+  return config, res is not None
 
 
 def _as_dict(section) -> dict:

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jaxpose.models.hourglass import Hourglass, HourglassStem, StackedHourglass
 from jaxpose.models import layers
 from jaxpose.models.layers import Bottleneck, Conv1x1, Residual
-from jaxpose.models.pbn import PBN
+from jaxpose.models.pbn import PBN, check_grouping
 from jaxpose.models.msn import MSN
 from jaxpose.models.regressors import AlexNet, Baseline1, Baseline2, VGG19
 from jaxpose.models.cpm import CPM
@@ -35,6 +35,12 @@ FAMILY: dict[str, str] = {}
 
 # flax.linen dataclass fields that are not constructor options of a model.
 _RESERVED = frozenset({"parent", "name"})
+
+# Config keys that say how a constructor field is computed at training start-up, not fields
+# themselves: each maps to its model's check that the field was resolved, called as
+# ``check(model name, value, the other keys, the class's fields)``; ``create`` then drops the key.
+# PBN: ``model.grouping`` → ``model.groups`` (``pbn.check_grouping``, ``jaxpose/grouping``).
+RESOLVED_AT_START_UP: dict[str, Callable[..., None]] = {"grouping": check_grouping}
 
 
 def register(name: str, family: Optional[str] = None) -> Callable[[type[nn.Module]], type[nn.Module]]:
@@ -97,9 +103,9 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
   ``model_cfg``: an ``ml_collections.ConfigDict`` or a mapping. ``overrides`` are fields the
   caller sets whatever the config says (the trainer passes ``bn_axis_name`` under ``pmap``;
   every registered model must accept it). Unknown names or keys raise ``ValueError`` naming
-  them and the allowed choices. ``model.grouping`` (a PBN's grouping strategy) is not passed
-  on: it must already be resolved into ``model.groups`` (``jaxpose.grouping.resolve_config``),
-  else ``ValueError``. ``model.layer_forms`` ("auto" | "cpu" | "xla", ``layers.LAYER_FORMS``)
+  them and the allowed choices. The keys of ``RESOLVED_AT_START_UP`` (PBN's ``model.grouping``)
+  are not passed on: their model's check (``ValueError`` if unresolved) runs, then they are
+  dropped. ``model.layer_forms`` ("auto" | "cpu" | "xla", ``layers.LAYER_FORMS``)
   is every registered model's field: the forms of the shared layers.
   """
   cfg = dict(model_cfg.to_dict() if hasattr(model_cfg, "to_dict") else model_cfg)
@@ -109,8 +115,8 @@ def create(model_cfg: Mapping[str, Any] | Any, **overrides: Any) -> nn.Module:
   name = cfg.pop("name")
   cls = model_class(name)
   allowed = fields(cls)
-  if "grouping" in cfg:
-    _check_grouping(name, cfg.pop("grouping"), cfg.get("groups"), "groups" in allowed)
+  for key in [k for k in cfg if k in RESOLVED_AT_START_UP]:
+    RESOLVED_AT_START_UP[key](name, cfg.pop(key), cfg, allowed)
   if "layer_forms" in cfg:
     _check_layer_forms(name, cfg, "layer_forms" in allowed)
   unknown = [k for k in cfg if k not in allowed]
@@ -130,21 +136,6 @@ def _check_layer_forms(name: str, cfg: dict, has_field: bool) -> None:
                        "(give it one and decorate its __call__ with "
                        "jaxpose.models.layers.uses_layer_forms)")
     del cfg["layer_forms"]
-
-
-def _check_grouping(name: str, grouping: Any, groups: Any, has_groups: bool) -> None:
-  """``model.grouping`` says how to compute ``model.groups`` (``jaxpose/grouping/resolve.py``);
-  it is not a constructor field. The model is built only from resolved groups."""
-  if grouping is None:
-    return
-  if not has_groups:
-    raise ValueError(f"model.grouping is set, but model {name!r} has no groups field")
-  if not groups:
-    strategy = grouping.get("strategy") if hasattr(grouping, "get") else grouping
-    raise ValueError(
-        f"model.grouping.strategy={strategy!r} is not resolved: model.groups is empty. The "
-        f"trainer resolves it at start-up (jaxpose.grouping.resolve_config(config)); call that "
-        f"before models.create, or set model.groups to explicit joint-index groups")
 
 
 register("hourglass", family="heatmap")(StackedHourglass)

@@ -144,6 +144,24 @@ def validate_groups(groups: Sequence[Sequence[int]], num_joints: int) -> Groups:
   return tuple(out)
 
 
+def check_grouping(name: str, grouping: Any, cfg: dict, fields: Sequence[str]) -> None:
+  """``models.create``'s check of ``model.grouping`` (for a model called ``name``, whose other
+  config keys are ``cfg`` and constructor fields ``fields``). The key says how the trainer
+  computes ``model.groups`` at start-up (``jaxpose/grouping/resolve.py``, §3.1); it is not a
+  constructor field, and a model is built only from resolved groups: ``ValueError`` for a
+  grouping on a model without a ``groups`` field, or one not yet resolved (``groups`` empty)."""
+  if grouping is None:
+    return
+  if "groups" not in fields:
+    raise ValueError(f"model.grouping is set, but model {name!r} has no groups field")
+  if not cfg.get("groups"):
+    strategy = grouping.get("strategy") if hasattr(grouping, "get") else grouping
+    raise ValueError(
+        f"model.grouping.strategy={strategy!r} is not resolved: model.groups is empty. The "
+        f"trainer resolves it at start-up (jaxpose.grouping.resolve_config(config)); call that "
+        f"before models.create, or set model.groups to explicit joint-index groups")
+
+
 def gather_groups(heatmaps: jax.Array, groups: Sequence[Sequence[int]]) -> list[jax.Array]:
   """Split (…, K) heat maps into one (…, |g|) array per group, in each group's joint order."""
   return [heatmaps[..., np.asarray(g, dtype=np.int32)] for g in groups]
@@ -285,5 +303,5 @@ class PBN(nn.Module):
 
 __all__: Sequence[str] = [
     "FUSIONS", "HEADS", "MPII_BODY_GROUPS", "MPII_OVERLAP_GROUPS", "MPII_STAT_GROUPS", "PBN",
-    "PartBranches", "gather_groups", "scatter_groups", "validate_groups",
+    "PartBranches", "check_grouping", "gather_groups", "scatter_groups", "validate_groups",
 ]

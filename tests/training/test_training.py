@@ -42,7 +42,7 @@ def test_save_restore_evaluate_gives_identical_metrics(uninterrupted):
   assert predictor.step == config.train.num_steps
   restored = inference.evaluate(predictor, config.data.eval_split)
   assert restored["metrics"] == in_memory["metrics"]
-  np.testing.assert_array_equal(restored["_predictions"]["pred"], in_memory["_predictions"]["pred"])
+  np.testing.assert_array_equal(restored["_predictions"]["keypoints"], in_memory["_predictions"]["keypoints"])
   # the config travels with the checkpoint
   assert os.path.isfile(os.path.join(workdir, "config.json"))
   assert predictor.config.model.features == config.model.features
@@ -73,3 +73,31 @@ def test_a_nan_learning_rate_is_refused_at_start_up(config, tmp_path):
   config.train.learning_rate = float("nan")
   with pytest.raises(ConfigError, match=r"train.learning_rate=nan: must be > 0"):
     loop.train(config, str(tmp_path))
+
+
+def test_train_is_the_loop_only():
+  """Issue #40: ``train`` is the loop (≤ 60 lines: state, steps, logging, validation,
+  checkpoints); what only some runs need is reached through calls made for every config, so
+  loop.py names neither PBN nor the cascade's test."""
+  import inspect
+  lines = inspect.getsource(loop.train).splitlines()
+  assert len(lines) <= 60, f"loop.train has {len(lines)} lines"
+  source = inspect.getsource(loop).lower()
+  for name in ("pbn", "is_cascade", "_previous_stages", "grouping.resolve_config"):
+    assert name not in source, name
+
+
+def test_stage_hooks_of_an_ordinary_run_and_of_a_refining_stage(tmp_path):
+  import ml_collections
+  from conftest import tiny_config
+  from jaxpose.training import cascade
+  config = tiny_config()
+  assert type(cascade.stage_hooks(config)) is cascade.Hooks  # no cascade section: plain run
+  config.cascade = ml_collections.ConfigDict({"stage": 1, "previous": ""})
+  assert type(cascade.stage_hooks(config)) is cascade.Hooks  # stage 1: a plain regressor
+  config.cascade.stage, config.cascade.previous = 2, "runs/s1"
+  hooks = cascade.stage_hooks(config)
+  assert isinstance(hooks, cascade.RefiningStage)
+  assert config.cascade.previous == os.path.abspath("runs/s1")  # stored absolute
+  with pytest.raises(checkpoint.CheckpointError, match="no trained stage 1 there"):
+    cascade.previous_stages(config, str(tmp_path))
