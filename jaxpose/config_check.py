@@ -56,21 +56,22 @@ def check_data(config) -> None:
       raise ConfigError(f"data.{key}={data.get(key)!r}: dataset {data.name} has the splits "
                         f"{', '.join(allowed)}")
   _positive(config, "data.image_size", 8)
-  if data.get("on_error", "raise") not in ("raise", "skip"):
+  if data.on_error not in ("raise", "skip"):
     raise ConfigError(f"data.on_error={data.on_error!r}: must be 'raise' or 'skip'")
-  if int(data.get("limit", 0) or 0) < 0:
+  if int(data.limit) < 0:
     raise ConfigError(f"data.limit={data.limit}: must be >= 0 (0 = every record)")
   if "heatmap_size" in data:
     _positive(config, "data.heatmap_size")
   if float(data.get("sigma", 1.0)) <= 0:
     raise ConfigError(f"data.sigma={data.sigma}: must be > 0")
-  if float(data.get("scale_pad", 1.25)) <= 0:
+  if float(data.scale_pad) <= 0:
     raise ConfigError(f"data.scale_pad={data.scale_pad}: must be > 0")
 
 
 def check_layer_forms(config) -> None:
   """``model.layer_forms``: the forms of the shared layers (``models.layers.LAYER_FORMS``);
-  absent = "auto" (configs stored before issue #37)."""
+  absent = "auto", the field's default (a model config written without it, or stored before
+  issue #37)."""
   value = config.model.get("layer_forms", "auto")
   if value not in models.layers.LAYER_FORMS:
     raise ConfigError(f"model.layer_forms={value!r}: expected one of "
@@ -119,8 +120,8 @@ def _fields(model_cfg) -> str:
 def frozen_predicate(cfg) -> Optional[Callable[[str], bool]]:
   """``name -> bool`` over top-level parameter names (True = frozen) from ``train.frozen`` and
   ``train.trainable`` (``training.optim``'s docstring); ``None`` when nothing is frozen."""
-  frozen = tuple(str(p) for p in cfg.get("frozen", ()) or ())
-  trainable = tuple(str(p) for p in cfg.get("trainable", ()) or ())
+  frozen = tuple(str(p) for p in cfg.frozen or ())
+  trainable = tuple(str(p) for p in cfg.trainable or ())
   if not frozen and not trainable:
     return None
 
@@ -196,14 +197,17 @@ def check_metrics(names, family) -> None:
       needs = metrics_lib.requirements(name)
     except ValueError as e:
       raise ConfigError(f"eval.metrics: {e}") from None
-    if "pred_visible" in needs and not family.predicts_visibility:
-      raise ConfigError(f"eval.metrics: {name!r} needs predicted joint visibility, which the "
-                        f"{family.name} family of model {family.config.model.name!r} does not "
-                        "predict")
-    if "pred_parts" in needs and "part_windows" not in family.eval_inputs():
-      raise ConfigError(f"eval.metrics: {name!r} needs part detectors, which the "
-                        f"{family.name} family of model {family.config.model.name!r} does not "
-                        "have (HMLPE with its detection head does)")
+    # What the data gives is checked when it is read; the rest comes from the family: a key of
+    # its prediction or an evaluation input it asks the pipeline for.
+    missing = sorted(set(needs) - set(metrics_lib.GROUND_TRUTH))
+    if missing:  # (only then trace the network: most metrics need nothing from it)
+      missing = sorted(set(missing) - set(family.prediction_keys()) - set(family.eval_inputs()))
+    if missing:
+      what = {"visibility": "predicted joint visibility", "parts": "part detectors",
+              "part_windows": "part detectors"}.get(missing[0], repr(missing[0]))
+      raise ConfigError(f"eval.metrics: {name!r} needs {what}, which the {family.name} family "
+                        f"of model {family.config.model.name!r} does not predict (its "
+                        f"prediction: {', '.join(family.prediction_keys())})")
 
 
 def check_training(config, num_devices: int = 1) -> None:
@@ -231,7 +235,7 @@ def check_training(config, num_devices: int = 1) -> None:
     raise ConfigError(f"train.schedule.name={name!r}: expected one of {', '.join(SCHEDULES)}")
   if float(t.get("weight_decay", 0.0)) < 0:
     raise ConfigError(f"train.weight_decay={t.weight_decay}: must be >= 0")
-  if not float(t.get("grad_clip", 0.0)) >= 0:
+  if not float(t.grad_clip) >= 0:
     raise ConfigError(f"train.grad_clip={t.grad_clip}: must be >= 0 (0 = no clipping)")
   check_layer_forms(config)
   check_data(config)

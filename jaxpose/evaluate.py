@@ -111,9 +111,9 @@ def _curves(res: dict, skeleton, path: str) -> str:
   gt, valid = res["joints"][..., :2], res["valid"]
   try:
     curves.flic_torso(skeleton)
-    c = curves.flic_curves(res["pred"], gt, valid, skeleton)
+    c = curves.flic_curves(res["keypoints"], gt, valid, skeleton)
   except ValueError:
-    c = curves.flic_curves(res["pred"], gt, valid, skeleton, torso_length=res["norm"])
+    c = curves.flic_curves(res["keypoints"], gt, valid, skeleton, torso_length=res["norm"])
   names = [n for n in ("Elbow", "Wrist") if n in c["groups"]] or list(c["groups"])
   return curves.plot_curves(c, path, names)
 
@@ -177,7 +177,7 @@ def _evaluate(predictor, workdir: str) -> None:
   if FLAGS.curves:
     print(f"wrote {_curves(results['_predictions'], predictor.skeleton, FLAGS.curves)}")
   if FLAGS.write_predictions:
-    pred = results["_predictions"]["pred"]
+    pred = results["_predictions"]["keypoints"]
     print(f"wrote {mpii_format.write_predictions(FLAGS.write_predictions, pred)}")
 
 

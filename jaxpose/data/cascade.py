@@ -35,7 +35,7 @@ import tensorflow_datasets as tfds
 from jaxpose.codecs import cascade as dp
 from jaxpose.codecs import coords as coords_codec
 from jaxpose.codecs import geometry
-from jaxpose.data import augment, datasets, pipeline
+from jaxpose.data import augment, datasets, pipeline, targets
 from jaxpose.errors import ConfigError
 
 TABLE_KEYS = ("index", "prev", "mean", "chol")
@@ -70,7 +70,7 @@ def patch_transform(config, table: dict):
   if skeleton.torso is None:
     raise ConfigError(f"cascade: skeleton {skeleton.name!r} has no torso pair for diam(y)")
   size = int(data.image_size)
-  scale_pad = float(data.get("scale_pad", 1.25))
+  scale_pad = float(data.scale_pad)
   sigma, p_sim = float(cas.sigma), float(cas.simulated)
   index = tf.constant(np.asarray(table["index"], np.int64))
   prev = tf.constant(np.asarray(table["prev"], np.float32))
@@ -105,6 +105,46 @@ def patch_transform(config, table: dict):
             "target_weight": weight, "valid": valid}
 
   return transform
+
+
+def canvas(image, center, scale, scale_pad: float, cascade_cfg):
+  """The full-resolution image around a person, for DeepPose's refining stages (issue #16):
+  ``(canvas (C, C, 3) uint8, affine (2, 3) canvas pixel → image pixel)``.
+
+  The canvas is ``cascade.canvas`` = C pixels square, centred on the person: the original
+  pixels, copied at an integer offset (no resampling), when the person box with
+  ``cascade.canvas_margin`` fits (box side ≤ C); else the image box-downsampled by the integer
+  factor f = ⌈side / C⌉ first (``augment.warp``'s antialiasing: the mean of each f × f block). Outside the image: 0 (black,
+  as the training patches). uint8 keeps an evaluation batch of canvases small; the cascade
+  normalises the patches it cuts from it (``inference.CascadePredictor``).
+  """
+  c = int(cascade_cfg.canvas)
+  side = 200.0 * tf.cast(scale, tf.float64) * float(scale_pad) * float(cascade_cfg.canvas_margin)
+  f = tf.maximum(tf.math.ceil(side / c), 1.0)
+  center = tf.cast(tf.reshape(center, [2]), tf.float64)
+  origin = tf.round(center - f * (c - 1) / 2.0)
+  zero, one = tf.zeros([], tf.float64), tf.ones([], tf.float64)
+  to_canvas = tf.stack([tf.stack([1.0 / f, zero, -origin[0] / f]),
+                        tf.stack([zero, 1.0 / f, -origin[1] / f]), tf.stack([zero, zero, one])])
+  canvas = augment.warp(image, to_canvas, c)
+  canvas = tf.cast(tf.round(tf.clip_by_value(canvas, 0.0, 1.0) * 255.0), tf.uint8)
+  affine = tf.stack([tf.stack([f, zero, origin[0]]), tf.stack([zero, f, origin[1]])])
+  return canvas, tf.cast(affine, tf.float32)
+
+
+def _full_image(config):
+  """The batch-key builder ``"jaxpose.data.cascade:full_image"`` (``data.targets``) that the
+  cascade's predictor asks the evaluation pipeline for: ``full_image`` + ``full_affine``, the
+  ``canvas`` around the person, cut from the whole decoded picture."""
+  pad, cascade_cfg = float(config.data.scale_pad), config.cascade
+
+  def fn(ex):
+    image, affine = canvas(ex["picture"], ex["center"], ex["scale"], pad, cascade_cfg)
+    return {"full_image": image, "full_affine": affine}
+  return fn
+
+
+full_image = targets.Builder(_full_image, whole_image=True)
 
 
 def train_iterator(config, global_batch: int, table: dict, start_step: int = 0,

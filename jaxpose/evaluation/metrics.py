@@ -30,13 +30,13 @@ auc@α_max (0.5)     AUC (or AUC@α_max)   area under the PCKh Total curve, α =
 pck_auc@α_max (0.2) PCK-AUC@α_max        the same on the torso PCK curve (LSP toolkit range 0:0.01:0.2)
 flic@r (20)         FLIC-acc@r           Li et al. eq. (7) at one r (torso r-sho–l-hip = 100 px)
 visibility@t (0.5)  Visibility-acc       joint-visibility classification accuracy (Chen §2.2 eq. (5),
-                    (or …@t)             §3.5 Table 2): presence predicted where ``pred_visible`` > t,
+                    (or …@t)             §3.5 Table 2): presence predicted where ``visibility`` > t,
                                          compared with ``visible``; every joint counted (see
-                                         ``_visibility``); needs ``pred_visible`` and ``visible``
+                                         ``_visibility``); needs ``visibility`` and ``visible``
 detection@t (0.5)   Detection            HMLPE's part detectors (Li et al. §3.2, Table 3 "error (P)"):
                     (or …@t)             Error = mean cross-entropy (eq. 3) per classifier C_{p,l},
                                          Accuracy (%) = labels matched at probability > t; per part
-                                         accuracy; needs ``pred_parts`` and ``part_windows``
+                                         accuracy; needs ``parts`` and ``part_windows``
 reg_error           Regression-error     Li et al. Table 3 "error (R)": eq. (1) summed over the
                                          joints of an image, coordinates divided by the crop side,
                                          averaged over images; needs ``crop_height``
@@ -47,7 +47,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 import numpy as np
 
@@ -61,15 +61,21 @@ from jaxpose.evaluation.tables import (accuracy_table, grouped_joints, joint_tab
 
 HARD_GROUPS = ("Elbow", "Wrist", "Hip", "Knee", "Ankle")
 
-# The optional inputs of ``compute_metrics`` a metric may need (``requirements`` returns a subset).
-INPUTS = ("norm", "visible", "crop_height", "image_height", "pred_visible", "pred_parts",
+# The optional inputs of ``compute_metrics`` the library's metrics may need (``requirements``
+# returns a subset); a registered metric may also need any key of a family's prediction or of
+# the evaluation batches (``EvalInputs.extra``).
+INPUTS = ("norm", "visible", "crop_height", "image_height", "visibility", "parts",
           "part_windows")
+# The ground truth of an evaluation: what the data gives, not the model (``config_check`` asks
+# the family for every other input a metric needs).
+GROUND_TRUTH = ("norm", "visible", "crop_height", "image_height")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalInputs:
-  """Everything a metric may read. Coordinates in image pixels, 0-based."""
-  pred: np.ndarray                          # (N, K, 2)
+  """Everything a metric may read. Coordinates in image pixels, 0-based; prediction keys as a
+  family's ``decode`` names them (``keypoints``, ``visibility``, ``parts``, …)."""
+  keypoints: np.ndarray                     # (N, K, 2) predicted
   gt: np.ndarray                            # (N, K, 2)
   valid: np.ndarray                         # (N, K) annotated
   norm: Optional[np.ndarray]                # (N,) PCKh normaliser (0.6 × head-box diagonal)
@@ -77,9 +83,16 @@ class EvalInputs:
   visible: Optional[np.ndarray] = None      # (N, K) not occluded / present
   crop_height: Optional[np.ndarray] = None  # (N,) network input height in image pixels
   image_height: Optional[np.ndarray] = None  # (N,) original image height
-  pred_visible: Optional[np.ndarray] = None  # (N, K) predicted presence probability in [0, 1]
-  pred_parts: Optional[np.ndarray] = None    # (N, P, L) part-detection probabilities (HMLPE)
+  visibility: Optional[np.ndarray] = None   # (N, K) predicted presence probability in [0, 1]
+  parts: Optional[np.ndarray] = None        # (N, P, L) part-detection probabilities (HMLPE)
   part_windows: Optional[np.ndarray] = None  # (N, P, L) 0/1 window labels of eq. (2)
+  extra: Mapping = dataclasses.field(default_factory=dict)  # any other prediction / batch key
+
+  def get(self, name: str):
+    """Input ``name``: a field, else a key of ``extra``; None when absent."""
+    if name in _FIELDS:
+      return getattr(self, name)
+    return self.extra.get(name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +117,7 @@ def _per_item(names, values) -> dict:
 
 
 def _pck_with(inp: EvalInputs, alpha: float, norm, valid=None) -> tuple[dict, dict]:
-  correct, counted = correct_mask(inp.pred, inp.gt, inp.valid if valid is None else valid,
+  correct, counted = correct_mask(inp.keypoints, inp.gt, inp.valid if valid is None else valid,
                                   norm, alpha)
   per_joint = pck_per_joint(correct, counted)
   return (joint_table(per_joint, correct, counted, inp.skeleton),
@@ -175,21 +188,21 @@ def _hard10_with(inp, alpha, norm):
     if mask is None:
       row[name] = float("nan")
       continue
-    per_joint[name] = pck_per_joint(*correct_mask(inp.pred, inp.gt, mask, norm, alpha))
+    per_joint[name] = pck_per_joint(*correct_mask(inp.keypoints, inp.gt, mask, norm, alpha))
     row[name] = nanmean([nanmean(per_joint[name][list(groups[g])]) for g in HARD_GROUPS])
   return row, _per_item([inp.skeleton.joints[j] for j in hard], per_joint["Overall"][hard])
 
 
 def _pcp(inp, alpha):
   parts = inp.skeleton.parts
-  correct, counted = pcp_mask(inp.pred, inp.gt, inp.valid, parts, alpha)
+  correct, counted = pcp_mask(inp.keypoints, inp.gt, inp.valid, parts, alpha)
   row, per_part = part_table(correct, counted, parts)
   return row, _per_item([p[0] for p in parts], per_part)
 
 
 def _auc_with(inp: EvalInputs, max_alpha: float, norm) -> tuple[dict, dict]:
   alphas = auc_alphas(max_alpha)
-  correct, counted = pck_curve(inp.pred, inp.gt, inp.valid, norm, alphas)
+  correct, counted = pck_curve(inp.keypoints, inp.gt, inp.valid, norm, alphas)
   pooled = grouped_joints(inp.skeleton)
   total = [pooled_percent(c[:, pooled], counted[:, pooled]) for c in correct]
   per_joint = np.stack([pck_per_joint(c, counted) for c in correct])  # (A, K)
@@ -223,7 +236,7 @@ def _visibility(inp, threshold):
   """Joint-visibility classification accuracy (Chen, UCSD course report, §2.2 eq. (5) and §3.5,
   Table 2: "the accuracy is simply computing the percentage of matching with the ground-truth").
 
-  A joint is predicted present where ``pred_visible > threshold`` (strictly, as Keras'
+  A joint is predicted present where ``visibility > threshold`` (strictly, as Keras'
   ``binary_accuracy``: a probability of exactly 0.5 — a logit of 0 — is "absent") and the label
   is ``visible > 0``. **Every joint of every person is counted, whatever ``valid`` says.** The
   report's label ω_i (eq. (2)) is defined for all k joints and eq. (5) sums over all of them:
@@ -238,7 +251,7 @@ def _visibility(inp, threshold):
   joints (MPII's pelvis and thorax included); per joint: every joint's accuracy.
   """
   truth = np.asarray(inp.visible) > 0
-  correct = (inp.pred_visible > threshold) == truth
+  correct = (inp.visibility > threshold) == truth
   row, per_joint = accuracy_table(correct, np.ones_like(correct), inp.skeleton)
   return row, _per_item(inp.skeleton.joints, per_joint)
 
@@ -246,13 +259,13 @@ def _visibility(inp, threshold):
 def _detection(inp, threshold):
   """HMLPE's P·L part detectors (Li et al. §3.2): Error = the mean cross-entropy of eq. (3) per
   classifier — Table 3's "error (P)", whose 0.693 = ln 2 is a classifier at probability 1/2 —
-  and Accuracy = the percentage of classifiers whose ``pred_parts > threshold`` equals the label.
+  and Accuracy = the percentage of classifiers whose ``parts > threshold`` equals the label.
   Parts with an unannotated end have no label (eq. 2 needs the stick) and are not counted. Per
   part: the accuracy over its L windows."""
-  p = np.clip(np.asarray(inp.pred_parts, np.float64), 1e-7, 1 - 1e-7)
+  p = np.clip(np.asarray(inp.parts, np.float64), 1e-7, 1 - 1e-7)
   y = np.asarray(inp.part_windows, np.float64)
   if p.shape != y.shape or p.ndim != 3 or p.shape[1] != len(inp.skeleton.parts):
-    raise ValueError(f"pred_parts {p.shape} and part_windows {y.shape} must both be (N, P, L) "
+    raise ValueError(f"parts {p.shape} and part_windows {y.shape} must both be (N, P, L) "
                      f"with P = {len(inp.skeleton.parts)} parts of {inp.skeleton.name!r}")
   ends = np.asarray([(a, b) for _, a, b in inp.skeleton.parts], np.int64)
   counted = (inp.valid[:, ends[:, 0]] * inp.valid[:, ends[:, 1]] > 0)[..., None]  # (N, P, 1)
@@ -272,7 +285,7 @@ def _reg_error(inp, _):
   the box side (the crop height; §3.1 normalises by the box), summed over an image's annotated
   joints and averaged over images. Per joint: its mean squared normalised distance."""
   side = _height(inp.crop_height, len(inp.gt), "crop_height")[:, None]
-  d2 = np.sum(np.square((inp.pred - inp.gt) / side[..., None]), axis=-1)  # (N, K)
+  d2 = np.sum(np.square((inp.keypoints - inp.gt) / side[..., None]), axis=-1)  # (N, K)
   counted = inp.valid > 0
   d2 = np.where(counted, d2, 0.0)  # a NaN prediction of an unannotated joint counts nothing
   row = {"Error": float(np.mean(np.sum(d2, axis=-1)))}
@@ -303,10 +316,10 @@ METRICS: dict[str, MetricSpec] = {
                           "area under the torso-PCK Total curve 0..α_max"),
     "flic": MetricSpec("FLIC-acc", 20.0, "20", (), _flic,
                        "Li et al. eq. (7) accuracy at r (torso = 100 px)"),
-    "visibility": MetricSpec("Visibility-acc", 0.5, "0.5", ("pred_visible", "visible"),
+    "visibility": MetricSpec("Visibility-acc", 0.5, "0.5", ("visibility", "visible"),
                              _visibility, "joint-visibility accuracy at probability α "
                              "(Chen §3.5, Table 2)", bare_default=True, max_threshold=1.0),
-    "detection": MetricSpec("Detection", 0.5, "0.5", ("pred_parts", "part_windows"), _detection,
+    "detection": MetricSpec("Detection", 0.5, "0.5", ("parts", "part_windows"), _detection,
                             "HMLPE part detectors: cross-entropy and accuracy at probability α "
                             "(Li et al. §3.2, Table 3)", bare_default=True, max_threshold=1.0),
     "reg_error": MetricSpec("Regression-error", 0.0, "0", ("crop_height",), _reg_error,
@@ -316,13 +329,28 @@ METRICS: dict[str, MetricSpec] = {
 
 # Why an input is missing, in the words a user can act on.
 _MISSING = {
-    "pred_visible": "the model does not predict visibility (no pred_visible: joint presence "
-                    "probabilities, e.g. the sigmoid of a visibility_logits output)",
+    "visibility": "the model does not predict visibility (no visibility: joint presence "
+                  "probabilities, e.g. the sigmoid of a visibility_logits output)",
     "visible": "the ground truth has no visibility labels (visible)",
-    "pred_parts": "the model has no part detectors (no pred_parts: HMLPE's part_logits)",
+    "parts": "the model has no part detectors (no parts: HMLPE's part_logits)",
     "part_windows": "the evaluation batches carry no part-window labels (the family's "
                     "eval_inputs build them for HMLPE)",
 }
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(EvalInputs))
+
+
+def register(name: str, spec: MetricSpec) -> None:
+  """Adds metric ``name`` (lower case, as ``parse`` reads it) to the registry: a family from
+  outside the package scores the keys its ``decode`` adds with a metric of its own, whose
+  ``spec.needs`` names them (they reach ``spec.fn`` through ``EvalInputs.get``). Names in use
+  cannot be replaced."""
+  if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+    raise ValueError(f"metric name {name!r}: lower-case letters, digits and _ only")
+  if name in METRICS:
+    raise ValueError(f"metric {name!r} is already registered")
+  METRICS[name] = spec
 
 
 def known() -> tuple[str, ...]:
@@ -365,62 +393,66 @@ def parse(name: str) -> tuple[str, float, str]:
 def requirements(name: str) -> frozenset[str]:
   """The optional inputs of ``compute_metrics`` that metric ``name`` cannot do without, a subset
   of ``INPUTS`` (``"norm"``, ``"visible"``, ``"crop_height"``, ``"image_height"``,
-  ``"pred_visible"``); ``pred``, ``gt``, ``valid`` and the skeleton are always needed.
-  ``requirements("visibility") == {"pred_visible", "visible"}``. Raises like ``parse``."""
+  ``"visibility"``, …; a registered metric's own keys); ``keypoints``, ``gt``, ``valid`` and
+  the skeleton are always needed.
+  ``requirements("visibility") == {"visibility", "visible"}``. Raises like ``parse``."""
   return frozenset(METRICS[parse(name)[0]].needs)
 
 
 def _probabilities(p, shape) -> np.ndarray:
   p = np.asarray(p, np.float64)
   if p.shape != shape:
-    raise ValueError(f"pred_visible must be (N, K) = {shape}, got {p.shape}")
+    raise ValueError(f"visibility must be (N, K) = {shape}, got {p.shape}")
   if not np.all((p >= 0) & (p <= 1)):  # NaN fails too
-    raise ValueError("pred_visible must hold probabilities in [0, 1] (apply a sigmoid to "
+    raise ValueError("visibility must hold probabilities in [0, 1] (apply a sigmoid to "
                      f"visibility logits); got values in [{np.nanmin(p)}, {np.nanmax(p)}]"
                      + (" and NaN" if np.isnan(p).any() else ""))
   return p
 
 
-def compute_metrics(names, pred, gt, valid, norm, skeleton: skel.Skeleton, *,
+def compute_metrics(names, keypoints, gt, valid, norm, skeleton: skel.Skeleton, *,
                     visible=None, crop_height=None, image_height=None,
-                    pred_visible=None, pred_parts=None, part_windows=None) -> dict:
+                    visibility=None, parts=None, part_windows=None, **extra) -> dict:
   """Evaluates the named metrics (see the module docstring).
 
   Args:
     names: metric names, e.g. ``["pckh@0.5", "pckh@0.1", "auc", "pcp@0.5"]``.
-    pred, gt: (N, K, 2) image pixels; valid: (N, K) annotated; norm: (N,) PCKh
-      normaliser (may be None when no metric needs it).
+    keypoints, gt: (N, K, 2) image pixels, predicted and true; valid: (N, K) annotated;
+      norm: (N,) PCKh normaliser (may be None when no metric needs it).
     skeleton: the joint set (columns, parts, torso).
     visible: (N, K) 1 = not occluded / present (the occlusion metrics, and the label of
       ``visibility``).
     crop_height, image_height: (N,) or scalar heights in image pixels.
-    pred_visible: (N, K) predicted probability in [0, 1] that each joint is present (Chen §2.2
+    visibility: (N, K) predicted probability in [0, 1] that each joint is present (Chen §2.2
       ω̂); only ``visibility`` reads it.
-    pred_parts, part_windows: (N, P, L) part-detection probabilities and window labels (Li et
+    parts, part_windows: (N, P, L) part-detection probabilities and window labels (Li et
       al. §3.2); only ``detection`` reads them.
+    **extra: any other arrays (a family's own prediction keys, evaluation-batch keys), for
+      registered metrics that need them (``register``).
 
   Returns:
     {"metrics": {title: {column: percent}}, "per_joint": {title: {joint/part: percent}}}.
   """
-  inp = EvalInputs(pred=np.asarray(pred, np.float64), gt=np.asarray(gt, np.float64),
+  inp = EvalInputs(keypoints=np.asarray(keypoints, np.float64), gt=np.asarray(gt, np.float64),
                    valid=np.asarray(valid), norm=None if norm is None else np.asarray(norm),
                    skeleton=skeleton, visible=None if visible is None else np.asarray(visible),
                    crop_height=crop_height, image_height=image_height,
-                   pred_parts=None if pred_parts is None else np.asarray(pred_parts),
-                   part_windows=None if part_windows is None else np.asarray(part_windows))
+                   parts=None if parts is None else np.asarray(parts),
+                   part_windows=None if part_windows is None else np.asarray(part_windows),
+                   extra=extra)
   if inp.gt.ndim != 3 or inp.gt.shape[1] != skeleton.num_joints:
     raise ValueError(f"gt must be (N, {skeleton.num_joints}, 2) for skeleton "
                      f"{skeleton.name!r}, got {inp.gt.shape}")
   if inp.visible is not None and inp.visible.shape != inp.gt.shape[:2]:
     raise ValueError(f"visible must be (N, K) = {inp.gt.shape[:2]}, got {inp.visible.shape}")
-  if pred_visible is not None:
-    inp = dataclasses.replace(inp, pred_visible=_probabilities(pred_visible, inp.gt.shape[:2]))
+  if visibility is not None:
+    inp = dataclasses.replace(inp, visibility=_probabilities(visibility, inp.gt.shape[:2]))
   results, per_joint = {}, {}
   for name in names:
     key, alpha, title = parse(name)
     spec = METRICS[key]
     for need in spec.needs:
-      if getattr(inp, need) is None:
+      if inp.get(need) is None:
         why = _MISSING.get(need, f"{need!r} was not given")
         raise ValueError(f"metric {name!r} needs {need!r}: {why}")
     row, items = spec.fn(inp, alpha)

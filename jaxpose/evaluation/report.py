@@ -21,28 +21,35 @@ from jaxpose.evaluation.metrics import compute_metrics
 from jaxpose.evaluation import tables
 
 
+# Prediction keys of earlier versions (before one vocabulary, issue #40) → today's.
+LEGACY_KEYS = {"pred": "keypoints", "score": "scores", "pred_visible": "visibility",
+               "pred_parts": "parts"}
+
+
 def score(predictions: dict, skeleton, metrics, scale_pad: float = 1.25) -> dict:
   """The named metrics of one split's predictions (pure numpy; nothing here runs a model).
 
-  ``predictions``: ``pred`` (N, K, 2) image pixels, ``joints`` (N, K, 2+) ground truth,
-  ``valid``, ``visible`` (N, K), ``norm`` (N,), optional ``scale`` (N,) (the crop height is
-  ``200 · scale · scale_pad``, DESIGN.md geometry conventions), ``image_height`` (N,), and
-  ``pred_visible`` (N, K) presence probabilities from families that predict them, ``pred_parts``
-  and ``part_windows`` (N, P, L) part-detection probabilities and labels (HMLPE).
+  ``predictions`` (``inference.predict_split``): ``keypoints`` (N, K, 2) image pixels,
+  ``joints`` (N, K, 2+) ground truth, ``valid``, ``visible`` (N, K), ``norm`` (N,), optional
+  ``scale`` (N,) (the crop height is ``200 · scale · scale_pad``, DESIGN.md geometry
+  conventions), ``image_height`` (N,), and every other key of the family's prediction
+  (``visibility``, HMLPE's ``parts``, …) or of the batches (``part_windows``), passed to the
+  metrics unnamed. Predictions of earlier versions (``pred``, ``pred_visible``,
+  ``pred_parts``) are read under the new names.
   """
-  res = predictions
+  res = {LEGACY_KEYS.get(k, k): v for k, v in predictions.items()}
   visible = res.get("visible")
   if visible is None and res["joints"].shape[-1] > 2:
     visible = res["joints"][..., 2]
   crop_height = None
   if res.get("scale") is not None:
     crop_height = 200.0 * np.asarray(res["scale"], np.float64) * float(scale_pad)
-  out = compute_metrics(list(metrics), res["pred"], res["joints"][..., :2], res["valid"],
+  named = ("keypoints", "joints", "valid", "norm", "visible", "scale", "image_height")
+  rest = {k: v for k, v in res.items() if k not in named}
+  out = compute_metrics(list(metrics), res["keypoints"], res["joints"][..., :2], res["valid"],
                         res.get("norm"), skeleton, visible=visible, crop_height=crop_height,
-                        image_height=res.get("image_height"),
-                        pred_visible=res.get("pred_visible"), pred_parts=res.get("pred_parts"),
-                        part_windows=res.get("part_windows"))
-  out["num_examples"] = int(len(res["pred"]))
+                        image_height=res.get("image_height"), **rest)
+  out["num_examples"] = int(len(res["keypoints"]))
   return out
 
 

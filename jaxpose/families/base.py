@@ -14,8 +14,12 @@ A family is built once from a config (``families.get(config)``) and owns:
   prediction (heat maps of the last stack; coordinates of the last stage and the visibility
   logits); ``flip_merge(final, final_of_mirror)``: the flip test in that representation;
   ``scale_merge(finals, scales)``: the multi-scale test, or a ``ValueError`` for families
-  that cannot; ``decode(final)`` → ``{"joints": (B,K,2) crop pixels, "score": (B,K),
-  "visible": (B,K) presence probability — only when ``predicts_visibility``}``.
+  that cannot; ``decode(final)`` → the prediction in the library's one vocabulary, from
+  decode to the JSON a user reads: ``{"keypoints": (B,K,2) crop pixels, "scores": (B,K),
+  "visibility": (B,K) presence probability — only when the family predicts it}`` and any keys
+  of the family's own (HMLPE's ``parts``). Inference, evaluation and the pictures pass every key
+  through without naming it (``prediction_keys()``); a metric that reads one says so in its
+  ``needs`` (``evaluation.metrics.register``).
   ``final``, ``flip_merge``, ``scale_merge`` and ``decode`` are pure jax functions: the
   predictor jits them together with the network.
 * **pictures** — ``heatmap_panels(outputs, i)``: (title, (h, w, K) maps) columns for the
@@ -62,10 +66,19 @@ class Family:
           jax.random.PRNGKey(0))
     return self._output_shapes
 
+  def prediction_keys(self) -> tuple[str, ...]:
+    """The keys of ``decode(final(outputs))`` for this network, sorted: an abstract trace on
+    ``output_shapes()`` (nothing compiled)."""
+    if getattr(self, "_prediction_keys", None) is None:
+      import jax
+      shapes = jax.eval_shape(lambda o: self.decode(self.final(o)), self.output_shapes())
+      self._prediction_keys = tuple(sorted(shapes))
+    return self._prediction_keys
+
   @property
   def predicts_visibility(self) -> bool:
-    """Whether ``decode`` gives ``visible`` (a presence probability per joint)."""
-    return False
+    """Whether ``decode`` gives ``visibility`` (a presence probability per joint)."""
+    return "visibility" in self.prediction_keys()
 
   def check_outputs(self, outputs: dict) -> None:
     """Raises ``ConfigError`` when the network's outputs do not fit the family and the data."""
@@ -123,7 +136,7 @@ class Family:
   # --------------------------------------------------------------------------- checks
   def check(self, config) -> None:
     """Raises ``ConfigError`` for values this family cannot work with."""
-    scales = tuple(config.get("eval", {}).get("scales", (1.0,)))
+    scales = tuple(config.eval.scales)
     if not self.supports_multiscale and tuple(float(s) for s in scales) != (1.0,):
       raise ConfigError(f"eval.scales={scales}: the {self.name} family has no multi-scale test "
                         "(only heat-map families have one); use eval.scales=(1.0,)")

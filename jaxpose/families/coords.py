@@ -55,10 +55,6 @@ class CoordFamily(Family):
   def targets(self):
     return ("coords", "present")
 
-  @property
-  def predicts_visibility(self):
-    return "visibility_logits" in self.output_shapes()
-
   def check_outputs(self, outputs):
     keys = tuple(self._TERMS.values())  # the outputs the family's terms read
     if not any(k in outputs for k in keys):
@@ -95,7 +91,7 @@ class CoordFamily(Family):
     if "coords" in outputs:
       out["coords"] = outputs["coords"][-1].astype(jnp.float32)
     if "visibility_logits" in outputs:
-      out["visible"] = jax.nn.sigmoid(outputs["visibility_logits"].astype(jnp.float32))
+      out["visibility"] = jax.nn.sigmoid(outputs["visibility_logits"].astype(jnp.float32))
     return out
 
   def flip_merge(self, final, flipped):
@@ -104,19 +100,19 @@ class CoordFamily(Family):
     if "coords" in final:
       back = coords_codec.flip(flipped["coords"])[:, perm]
       out["coords"] = 0.5 * (final["coords"] + back)
-    if "visible" in final:
-      out["visible"] = 0.5 * (final["visible"] + flipped["visible"][:, perm])
+    if "visibility" in final:
+      out["visibility"] = 0.5 * (final["visibility"] + flipped["visibility"][:, perm])
     return out
 
   def decode(self, final):
     if "coords" in final:
       joints = self.codec.decode(final["coords"])
     else:  # a phase-1 network (§3.3): presence only; joints are NaN, scored as misses
-      joints = jnp.full(final["visible"].shape + (2,), jnp.nan, jnp.float32)
-    out = {"joints": joints}
-    if "visible" in final:
-      out["visible"] = final["visible"]
-      out["score"] = final["visible"]
+      joints = jnp.full(final["visibility"].shape + (2,), jnp.nan, jnp.float32)
+    out = {"keypoints": joints}
+    if "visibility" in final:
+      out["visibility"] = final["visibility"]
+      out["scores"] = final["visibility"]
     else:
-      out["score"] = jnp.ones(joints.shape[:-1], jnp.float32)
+      out["scores"] = jnp.ones(joints.shape[:-1], jnp.float32)
     return out

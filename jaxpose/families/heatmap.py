@@ -25,7 +25,7 @@ class HeatmapFamily(Family):
   def __init__(self, config):
     super().__init__(config)
     self.codec = heatmap_codec.HeatmapCodec.from_config(config.data)
-    self.scales = heatmap_codec.check_scales(config.get("eval", {}).get("scales", (1.0,)))
+    self.scales = heatmap_codec.check_scales(config.eval.scales)
 
   def targets(self):
     return ("heatmaps",)
@@ -60,7 +60,7 @@ class HeatmapFamily(Family):
 
   def decode(self, final):
     joints, peak = self.codec.decode(final["heatmaps"])
-    return {"joints": joints, "score": peak}
+    return {"keypoints": joints, "scores": peak}
 
   def heatmap_panels(self, outputs, i=0, stacks=False):
     hms = outputs["heatmaps"]

@@ -31,7 +31,7 @@ without the task's head (``model.heads``) has no such term.
 
 Prediction: the regressed coordinates (flip test: mirror x, swap left/right, average, as
 ``families.coords``); no multi-scale test. ``decode`` adds ``parts`` (B, P, L), the detection
-probabilities, which ``inference.predict_split`` keeps as ``pred_parts`` beside the window
+probabilities, which ``inference.predict_split`` passes on as they are, beside the window
 labels of the evaluation crops (``eval_inputs``: ``part_windows``) for the detection error
 and accuracy of ``evaluation.metrics`` (``detection``). The joint scores are 1 (the network
 gives no per-joint confidence).
@@ -84,10 +84,6 @@ class HMLPEFamily(CoordFamily):
 
   def eval_inputs(self):
     return ("part_windows",) if "part_logits" in self.output_shapes() else ()
-
-  @property
-  def predicts_visibility(self):
-    return False
 
   def check_outputs(self, outputs):
     super().check_outputs(outputs)  # a coords or part_logits output; coords of K joints
@@ -143,7 +139,7 @@ class HMLPEFamily(CoordFamily):
     else:  # detection only (§4.5, λ_R/λ_P = 0): no joints, scored as misses
       joints = jnp.full((final["parts"].shape[0], self.skeleton.num_joints, 2), jnp.nan,
                         jnp.float32)
-    out = {"joints": joints, "score": jnp.ones(joints.shape[:-1], jnp.float32)}
+    out = {"keypoints": joints, "scores": jnp.ones(joints.shape[:-1], jnp.float32)}
     if "parts" in final:
       out["parts"] = final["parts"]
     return out

@@ -31,13 +31,13 @@ import ml_collections
 import numpy as np
 
 from jaxpose.evaluation import report
-from jaxpose.inference.cascade import CascadePredictor, cascade_stages, is_cascade
+from jaxpose.inference.cascade import CascadePredictor, cascade_stages, run_predictor
 from jaxpose.inference.predictor import PYRAMID_SCALES, Predictor, parse_scales
 from jaxpose.inference.restoring import (abstract_variables, default_which, resolve_checkpoint,
-                                         restore, with_data)
+                                         restore)
 
 __all__ = ["PYRAMID_SCALES", "CascadePredictor", "GT_KEYS", "Predictor", "abstract_variables",
-           "cascade_stages", "default_which", "evaluate", "is_cascade", "load", "parse_scales",
+           "cascade_stages", "default_which", "evaluate", "load", "parse_scales",
            "predict_split", "resolve_checkpoint", "restore"]
 
 GT_KEYS = ("joints", "valid", "visible", "norm", "scale", "index", "part_windows")
@@ -45,10 +45,10 @@ GT_KEYS = ("joints", "valid", "visible", "norm", "scale", "index", "part_windows
 
 def predict_split(predictor: Predictor, split: str, batch_size: Optional[int] = None,
                   progress: bool = False) -> dict:
-  """Runs over a whole split; numpy arrays ordered by record index: the predictions
-  (``pred`` image pixels, ``score``, ``pred_visible`` when the family predicts presence,
-  ``pred_parts`` when it detects parts) and the ground truth of ``GT_KEYS`` that the batches
-  carry."""
+  """Runs over a whole split; numpy arrays ordered by record index: the prediction under the
+  family's own keys, passed through unnamed (``keypoints`` in image pixels, ``scores``,
+  ``visibility`` when the family predicts presence, HMLPE's ``parts``, …: its
+  ``prediction_keys()``) and the ground truth of ``GT_KEYS`` that the batches carry."""
   from jaxpose.data import pipeline  # tf stays out of model-only imports
   cfg = predictor.config
   bs = int(batch_size or cfg.eval.batch_size)
@@ -60,11 +60,11 @@ def predict_split(predictor: Predictor, split: str, batch_size: Optional[int] = 
   for batch in it:
     pred = predictor.predict(batch)
     m = batch["mask"]
-    row = {"pred": pred["joints"], "score": pred["score"]}
-    if "visible" in pred:
-      row["pred_visible"] = pred["visible"]
-    if "parts" in pred:
-      row["pred_parts"] = pred["parts"]
+    clash = sorted(set(pred) & set(GT_KEYS))
+    if clash:
+      raise ValueError(f"the {predictor.family.name} family's prediction key {clash[0]!r} is a "
+                       f"ground-truth key ({', '.join(GT_KEYS)}); name it otherwise")
+    row = dict(pred)
     row.update({k: batch[k] for k in GT_KEYS if k in batch})
     for k, v in row.items():
       out.setdefault(k, []).append(v[m])
@@ -80,7 +80,7 @@ def evaluate(predictor: Predictor, split: str, metrics=None, progress: bool = Fa
   res = predict_split(predictor, split, batch_size=batch_size, progress=progress)
   cfg = predictor.config
   out = report.score(res, predictor.skeleton, list(metrics or cfg.eval.metrics),
-                     scale_pad=float(cfg.data.get("scale_pad", 1.25)))
+                     scale_pad=float(cfg.data.scale_pad))
   out.update(step=int(predictor.step), config=str(cfg.get("name", "")), dataset=cfg.data.name,
              split=split, flip=predictor.flip, scales=[float(s) for s in predictor.scales])
   out["_predictions"] = res
@@ -105,10 +105,6 @@ def load(path: str, which: str = "latest", flip: bool = False,
   if stage is not None:
     config = config.copy_and_resolve_references()
     config.eval.stage = int(stage)
-  if is_cascade(config):  # DeepPose: every stage from stage 1 on
-    stages = cascade_stages(config, variables, step, workdir)
-    if data_overrides:
-      stages = [(with_data(c, data_overrides), v, s) for c, v, s in stages]
-    upto = int(config.eval.get("stage", 0) or 0)
-    return CascadePredictor(stages, flip=flip, upto=upto)
-  return Predictor(config, variables, step=step, flip=flip, scales=scales)
+  # a Predictor; for a refining stage of DeepPose's cascade every stage (inference/cascade.py)
+  return run_predictor(config, variables, step, workdir, flip=flip, scales=scales,
+                       data_overrides=data_overrides)

@@ -1,5 +1,8 @@
 """DeepPose's cascade at test time (issue #16): the chain of stage runs behind a refining stage's
-workdir, and the predictor that runs them one after the other."""
+workdir, the predictor that runs them one after the other, and ``run_predictor``, the one call
+through which ``inference.load`` picks the predictor of any run (a plain ``Predictor`` for every
+run that is not a refining stage). Training's side of the cascade:
+``jaxpose/training/cascade.py``."""
 from __future__ import annotations
 
 import os
@@ -10,8 +13,12 @@ import numpy as np
 
 from jaxpose import checkpoint, models
 from jaxpose.inference.predictor import Predictor
-from jaxpose.inference.restoring import restore
+from jaxpose.inference.restoring import restore, with_data
 
+
+# The evaluation pipeline's builder of the canvas the refining stages cut from (``data.targets``):
+# ``full_image`` (C, C, 3) uint8 and ``full_affine`` (2, 3) canvas pixel → image pixel.
+FULL_IMAGE = "jaxpose.data.cascade:full_image"
 
 class CascadePredictor:
   """DeepPose's cascade (Toshev & Szegedy 2014 §3; issue #16): stage 1, an ordinary
@@ -19,7 +26,7 @@ class CascadePredictor:
   network that refines every joint from a sub-image of the full-resolution image.
 
   Stage s: the boxes ``(y_i^(s−1), σ·diam(y^(s−1)))`` (``codecs.cascade.stage_boxes``), cut
-  inside jit from the batch's ``full_image`` canvas (``pipeline.full_image``: the original pixels
+  inside jit from the batch's ``full_image`` canvas (``data.cascade.canvas``: the original pixels
   around the person, ``full_affine`` canvas → image) with ``codecs.cascade.crop_patches``,
   normalised as the training patches (``data.cascade``; black outside the image), the stage
   network on all B·K patches at once, output i of patch i mapped back (``codecs.cascade.refine``).
@@ -70,7 +77,7 @@ class CascadePredictor:
     self.step = int(stages[n - 1][2])
 
   def eval_inputs(self) -> tuple:
-    return self.first.eval_inputs() + (("full_image",) if self._stages else ())
+    return self.first.eval_inputs() + ((FULL_IMAGE,) if self._stages else ())
 
   def update(self, variables, step: int) -> None:
     """New weights for the last stage (validation of the stage being trained)."""
@@ -83,12 +90,12 @@ class CascadePredictor:
   def predict(self, batch: dict) -> dict:
     out = self.first.predict(batch)
     if self._stages and "full_image" not in batch:
-      raise ValueError("a refining stage needs the batch key full_image (pipeline.eval_batches "
-                       "builds it when eval_inputs() asks for it)")
-    joints = out["joints"]
+      raise ValueError(f"a refining stage needs the batch key full_image (pipeline.eval_batches "
+                       f"builds it when eval_inputs() asks for {FULL_IMAGE})")
+    joints = out["keypoints"]
     for fn, variables, _ in self._stages:
       joints = np.asarray(fn(variables, batch["full_image"], batch["full_affine"], joints))
-    out["joints"] = joints.astype(np.float32)
+    out["keypoints"] = joints.astype(np.float32)
     return out
 
 
@@ -126,3 +133,18 @@ def is_cascade(config) -> bool:
   """Whether ``config`` is a refining stage of a cascade (``cascade.stage`` ≥ 2)."""
   cas = config.get("cascade")
   return cas is not None and int(cas.get("stage", 1)) > 1
+
+
+def run_predictor(config, variables, step: int, workdir: str, flip: bool = False,
+                  scales=None, data_overrides=None):
+  """The predictor of a restored run (``inference.load``): for a refining stage of a cascade, a
+  ``CascadePredictor`` of every stage from stage 1 on (``cascade_stages``; the first
+  ``eval.stage`` of them, 0 = all; ``data_overrides`` applied to each stage's config as
+  ``restore`` applied them to this one); for any other run a ``Predictor`` with ``scales``."""
+  if not is_cascade(config):
+    return Predictor(config, variables, step=step, flip=flip, scales=scales)
+  stages = cascade_stages(config, variables, step, workdir)
+  if data_overrides:
+    stages = [(with_data(c, data_overrides), v, s) for c, v, s in stages]
+  upto = int(config.eval.get("stage", 0) or 0)
+  return CascadePredictor(stages, flip=flip, upto=upto)

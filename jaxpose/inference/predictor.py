@@ -40,7 +40,7 @@ class Predictor:
 
   def __init__(self, config, variables, step: int = 0, flip: bool = False,
                scales: Optional[tuple] = None):
-    own = heatmap_codec.check_scales(config.get("eval", {}).get("scales", (1.0,)))
+    own = heatmap_codec.check_scales(config.eval.scales)
     self.scales = own if scales is None else heatmap_codec.check_scales(scales)
     if self.scales != own:
       config = config.copy_and_resolve_references()
@@ -106,7 +106,8 @@ class Predictor:
     return self._run(self._final, images)
 
   def predict_crops(self, images: np.ndarray) -> dict:
-    """``{"joints": (B, K, 2) crop pixels, "score": (B, K)[, "visible": (B, K)]}``."""
+    """The family's decoded prediction: ``{"keypoints": (B, K, 2) crop pixels, "scores": (B, K)
+    [, "visibility": (B, K)]}`` and the family's own keys."""
     return _numpy(self._decode(self.final(images)))
 
   def predict(self, batch: dict) -> dict:
@@ -127,7 +128,8 @@ class Predictor:
       finals = [self.final(image_scales[:, i]) for i in range(len(self.scales))]
       final = self._merge(*finals)
     out = _numpy(self._decode(final))
-    out["joints"] = np.asarray(geometry.to_image(out["joints"], batch["affine"]), np.float32)
+    out["keypoints"] = np.asarray(geometry.to_image(out["keypoints"], batch["affine"]),
+                                  np.float32)
     return out
 
   # ---------------------------------------------------------- a user's own images (#19)
@@ -201,8 +203,9 @@ class Predictor:
     The multi-scale test (``self.scales``) and the flip test apply as in ``predict``.
 
     Returns a dict of arrays with a leading image axis: ``keypoints`` (N, K, 2), ``scores``
-    (N, K), ``visibility`` (N, K) when the family predicts it, ``box`` (N, 4), ``center``
-    (N, 2), ``scale`` (N,); and ``joint_names`` (K names).
+    (N, K), ``visibility`` (N, K) when the family predicts it, any keys of the family's own
+    (its ``prediction_keys()``), ``box`` (N, 4), ``center`` (N, 2), ``scale`` (N,); and
+    ``joint_names`` (K names).
     """
     images = list(images)
     n = len(images)
@@ -219,7 +222,7 @@ class Predictor:
       scale = np.asarray(scale, np.float32).reshape(n)
     cfg = self.config
     size = int(cfg.data.image_size)
-    pad = float(cfg.data.get("scale_pad", 1.25))
+    pad = float(cfg.data.scale_pad)
     bs = int(batch_size or min(n, int(cfg.eval.batch_size)))
     bs = -(-bs // self.n_dev) * self.n_dev
     multiscale = self.scales != (1.0,)
@@ -245,11 +248,9 @@ class Predictor:
       m = len(batch["image"])
       batch = {k: np.stack(v + v[-1:] * (bs - m)) for k, v in batch.items() if v}
       pred = self.predict(batch)
-      for k, name in (("joints", "keypoints"), ("score", "scores"), ("visible", "visibility")):
-        if k in pred:
-          rows.setdefault(name, []).append(np.asarray(pred[k][:m]))
-    out = {name: np.concatenate(v) for name, v in rows.items()
-           if name in ("keypoints", "scores", "visibility")}
+      for k, v in pred.items():
+        rows.setdefault(k, []).append(np.asarray(v[:m]))
+    out = {k: np.concatenate(v) for k, v in rows.items() if k not in ("box", "center", "scale")}
     out["box"] = np.stack(rows["box"]).astype(np.float64)
     out["center"] = np.stack(rows["center"]).astype(np.float32)
     out["scale"] = np.asarray(rows["scale"], np.float32)

@@ -373,11 +373,6 @@ class VGG19(RegressorBase):
                  for f, n in zip(self.features, self.convs_per_stage) for j in range(n))
 
 
-ARCHITECTURES: dict[str, type[RegressorBase]] = {
-    "baseline1": Baseline1, "baseline2": Baseline2, "alexnet": AlexNet, "vgg19": VGG19,
-}
-
-
 def regression_param_prefixes(module: RegressorBase) -> tuple[str, ...]:
   """The top-level parameter collections of ``module``'s regression branch (phase 2 of §3.3):
   ``reg_fc1`` … ``reg_out``; empty when ``module.regression`` is off. Every other collection
@@ -395,7 +390,7 @@ def regression_mask(params: dict) -> dict:
 
 
 __all__: Sequence[str] = [
-    "ARCHITECTURES", "AlexNet", "Baseline1", "Baseline2", "ConvSpec", "REGRESSION_PREFIX",
+    "AlexNet", "Baseline1", "Baseline2", "ConvSpec", "REGRESSION_PREFIX",
     "RegressorBase", "VGG19", "conv_stack", "fc_heads", "local_response_norm", "max_pool",
     "min_input_size", "output_size", "regression_mask", "regression_param_prefixes",
 ]

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from jaxpose import skeleton as sk
-from jaxpose.data import pipeline
+from jaxpose.data import pipeline, targets
 from jaxpose.errors import ConfigError
 
 S, H = 32, 8  # crop side, heat-map side
@@ -32,14 +32,32 @@ def _equal(a, b):
 
 
 def test_unknown_targets_and_inputs_are_config_errors(tiny):
-  with pytest.raises(ConfigError, match=r"cannot build the target 'halo'; it builds heatmaps, "
-                                        r"heatmap_pyramid, coords, present, part_windows$"):
+  with pytest.raises(ConfigError, match=r"no builder 'zoom'; it has coords, heatmap_pyramid, "
+                                        r"heatmaps, image_scales, part_windows, present \(or"):
     pipeline.example_transform(tiny, True, targets=("heatmaps", "zoom", "halo"))
-  with pytest.raises(ConfigError, match=r"cannot build the input 'depth'; it builds image_scales, "
-                                        r"part_windows, full_image$"):
+  with pytest.raises(ConfigError, match=r"no builder 'depth'"):
     pipeline.example_transform(tiny, False, inputs=("depth",))
-  with pytest.raises(ConfigError, match="cannot build the target 'image_scales'"):  # an input
-    pipeline.example_transform(tiny, True, targets=("image_scales",))
+  with pytest.raises(ConfigError, match=r"builder 'jaxpose.nowhere:fn': cannot import it"):
+    pipeline.example_transform(tiny, False, inputs=("jaxpose.nowhere:fn",))
+  with pytest.raises(ValueError, match="'heatmaps' is already registered"):
+    targets.register("heatmaps", lambda config: None)
+
+
+def _mirror_count(config):
+  """A builder from outside the library (named "module:function"): per example, how many
+  annotated joints lie in the left half of the crop."""
+  half = float(config.data.image_size) / 2.0
+  return lambda ex: {"left_count": tf.reduce_sum(
+      tf.cast(ex["joints_crop"][:, 0] < half, tf.float32) * ex["valid"])}
+
+
+def test_a_builder_from_outside_the_package_is_found_by_its_module_name(tiny):
+  fn = pipeline.example_transform(tiny, True, targets=("coords", f"{__name__}:_mirror_count"))
+  r = _records(tiny, "train", 1)[0]
+  ex = fn(tf.constant(0, tf.int64), r)
+  crop = (ex["coords"].numpy() * S - 0.5)
+  want = np.sum((crop[:, 0] < S / 2) * ex["valid"].numpy())
+  assert float(ex["left_count"]) == want and "heatmaps" not in ex
 
 
 def test_training_example_builds_exactly_the_asked_targets_and_they_agree(tiny):
@@ -113,7 +131,7 @@ def test_evaluation_example_is_the_plain_crop_whatever_the_seed(tiny):
 
 def test_train_iterator_refuses_a_batch_the_hosts_cannot_split(tiny):
   with pytest.raises(ValueError, match=r"^train.batch_size=7 is not divisible by 2 hosts$"):
-    pipeline.train_iterator(tiny, 7, process_count=2)
+    pipeline.train_iterator(tiny, 7, process_count=2, targets=("heatmaps",))
 
 
 # Every train_iterator / eval_batches traces the per-example transform into tf.data: ~0.5 s
@@ -122,19 +140,19 @@ def test_train_iterator_refuses_a_batch_the_hosts_cannot_split(tiny):
 @pytest.mark.slow
 def test_a_resumed_stream_continues_with_the_uninterrupted_batches(tiny):
   # 6 batches of 8 per epoch: step 7 is in the second, reshuffled epoch
-  it = pipeline.train_iterator(tiny, 8)
+  it = pipeline.train_iterator(tiny, 8, targets=("heatmaps",))
   stream = [next(it) for _ in range(8)]
   assert not np.array_equal(stream[7]["image"], stream[6]["image"])  # not one batch repeated
-  resumed = pipeline.train_iterator(tiny, 8, start_step=7)
+  resumed = pipeline.train_iterator(tiny, 8, start_step=7, targets=("heatmaps",))
   assert _equal(next(resumed), stream[7])
 
 
 @pytest.mark.slow
 def test_the_same_seed_and_step_give_the_same_batch_another_seed_another(tiny):
-  first = next(pipeline.train_iterator(tiny, 8, start_step=2))
-  assert _equal(next(pipeline.train_iterator(tiny, 8, start_step=2)), first)
+  first = next(pipeline.train_iterator(tiny, 8, start_step=2, targets=("heatmaps",)))
+  assert _equal(next(pipeline.train_iterator(tiny, 8, start_step=2, targets=("heatmaps",))), first)
   tiny.seed = 1
-  other = next(pipeline.train_iterator(tiny, 8, start_step=2))
+  other = next(pipeline.train_iterator(tiny, 8, start_step=2, targets=("heatmaps",)))
   assert not np.array_equal(other["image"], first["image"])
 
 

@@ -76,3 +76,21 @@ def test_report_json_is_strict_and_table_prints_unscored_as_dash(tmp_path):
   assert doc["metrics"]["PCKh@0.5"]["Ankle"] is None
   assert doc["metrics"]["PCKh@0.5"]["Total"] == 100.0
   assert doc["step"] == 7 and doc["flip"] is False and "_predictions" not in doc
+
+
+def test_score_reads_predictions_stored_by_earlier_versions():
+  """One vocabulary (issue #40): predictions of older runs, stored as ``pred`` /
+  ``pred_visible`` / ``pred_parts``, score exactly as today's ``keypoints`` / ``visibility`` /
+  ``parts``."""
+  from jaxpose.evaluation import report
+  rng = np.random.default_rng(3)
+  gt = rng.uniform(0, 100, (6, 14, 3))
+  gt[..., 2] = rng.uniform(size=(6, 14)) > 0.3
+  kp = gt[..., :2] + rng.normal(0, 8, (6, 14, 2))
+  vis = rng.uniform(size=(6, 14))
+  truth = {"joints": gt, "valid": np.ones((6, 14)), "norm": np.full(6, 30.0)}
+  names = ["pck@0.2", "visibility"]
+  new = report.score(dict(truth, keypoints=kp, visibility=vis), skel.LSP, names)
+  old = report.score(dict(truth, pred=kp, pred_visible=vis), skel.LSP, names)
+  assert new == old and new["num_examples"] == 6
+  assert set(new["metrics"]) == {"PCK@0.2", "Visibility-acc"}

@@ -122,11 +122,11 @@ def test_final_stage_panels_and_the_background_is_not_a_joint():
   final = fam.final(outputs)
   assert set(final) == {"heatmaps"} and final["heatmaps"].shape == (2, h, h, k)
   pred = fam.decode(final)
-  assert pred["joints"].shape == (2, k, 2) and pred["score"].shape == (2, k)
+  assert pred["keypoints"].shape == (2, k, 2) and pred["scores"].shape == (2, k)
   # 32 px crop, 8×8 maps: crop x = (u + 0.5)·4 − 0.5 (±1 px for the quarter-pixel shift)
-  np.testing.assert_allclose(pred["joints"][..., 0], 21.5, atol=1.0)
-  np.testing.assert_allclose(pred["joints"][..., 1], 9.5, atol=1.0)
-  np.testing.assert_allclose(pred["score"], 1.0)
+  np.testing.assert_allclose(pred["keypoints"][..., 0], 21.5, atol=1.0)
+  np.testing.assert_allclose(pred["keypoints"][..., 1], 9.5, atol=1.0)
+  np.testing.assert_allclose(pred["scores"], 1.0)
   panels = fam.heatmap_panels(outputs, 1, stacks=True)
   assert [t for t, _ in panels] == ["stage 1", "stage 2"]
   assert all(m.shape == (h, h, k) for _, m in panels)
@@ -135,7 +135,7 @@ def test_final_stage_panels_and_the_background_is_not_a_joint():
   c = _config()
   c.eval.stage = 1
   pred1 = families.get(c).decode(families.get(c).final(outputs))
-  np.testing.assert_allclose(pred1["joints"][..., 1], 25.5, atol=1.0)
+  np.testing.assert_allclose(pred1["keypoints"][..., 1], 25.5, atol=1.0)
 
 
 def test_stage_and_outputs_are_checked():
@@ -170,7 +170,7 @@ def test_checkpoint_round_trip_gives_the_same_predictions(trained):
   assert predictor.step == c.train.num_steps
   restored = inference.evaluate(predictor, c.data.eval_split)
   assert restored["metrics"] == in_memory["metrics"]
-  for key in ("pred", "score"):
+  for key in ("keypoints", "scores"):
     np.testing.assert_array_equal(restored["_predictions"][key], in_memory["_predictions"][key])
   # per stage through eval.stage (configs/cpm_lsp_cpu.py): stage 2 of 2 is the final prediction
   x = np.random.default_rng(3).normal(size=(2, 64, 64, 3)).astype(np.float32)
@@ -196,4 +196,4 @@ def test_flip_test_through_the_contract(trained):
   merged = flipped.final(x)["heatmaps"]
   np.testing.assert_allclose(merged, expect, atol=1e-6)
   assert not np.allclose(merged, a, atol=1e-6)  # the network is not flip-equivariant
-  assert flipped.predict_crops(x)["joints"].shape == (2, 16, 2)
+  assert flipped.predict_crops(x)["keypoints"].shape == (2, 16, 2)

@@ -100,13 +100,13 @@ def test_coordinate_flip_test_is_mirror_and_swap():
   v = jnp.asarray(rng.uniform(0, 1, (2, 16)), jnp.float32)
   perm = fam.flip_perm
   # what a perfectly flip-equivariant network predicts on the mirrored crop
-  mirrored = {"coords": jnp.stack([1.0 - c[..., 0], c[..., 1]], -1)[:, perm], "visible": v[:, perm]}
-  merged = fam.flip_merge({"coords": c, "visible": v}, mirrored)
+  mirrored = {"coords": jnp.stack([1.0 - c[..., 0], c[..., 1]], -1)[:, perm], "visibility": v[:, perm]}
+  merged = fam.flip_merge({"coords": c, "visibility": v}, mirrored)
   np.testing.assert_allclose(merged["coords"], c, atol=1e-6)
-  np.testing.assert_allclose(merged["visible"], v, atol=1e-6)
+  np.testing.assert_allclose(merged["visibility"], v, atol=1e-6)
   # in pixels: x → S − 1 − x, the heat-map families' convention
-  px = fam.decode({"coords": c})["joints"]
-  px_m = fam.decode({"coords": mirrored["coords"][:, perm]})["joints"]
+  px = fam.decode({"coords": c})["keypoints"]
+  px_m = fam.decode({"coords": mirrored["coords"][:, perm]})["keypoints"]
   np.testing.assert_allclose(px_m[..., 0], 63.0 - px[..., 0], atol=1e-4)
 
 

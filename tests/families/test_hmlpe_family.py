@@ -177,14 +177,14 @@ def test_decode_and_detection_metric():
   rng = np.random.default_rng(5)
   out = _outputs(rng)
   dec = fam.decode(fam.final(out))
-  assert dec["joints"].shape == (3, 8, 2) and dec["parts"].shape == (3, 7, 64)
-  np.testing.assert_allclose(dec["joints"], out["coords"][0] * 112 - 0.5, rtol=1e-6)
+  assert dec["keypoints"].shape == (3, 8, 2) and dec["parts"].shape == (3, 7, 64)
+  np.testing.assert_allclose(dec["keypoints"], out["coords"][0] * 112 - 0.5, rtol=1e-6)
   y = (rng.uniform(size=(3, 7, 64)) > 0.5).astype(np.float32)
   gt = rng.uniform(0, 100, size=(3, 8, 2))
   valid = np.ones((3, 8))
   perfect = np.where(y > 0, 0.9, 0.1)
   r = metrics_lib.compute_metrics(["detection", "reg_error"], gt + 11.2, gt, valid, None,
-                                  skel.UPPER_BODY, pred_parts=perfect, part_windows=y,
+                                  skel.UPPER_BODY, parts=perfect, part_windows=y,
                                   crop_height=112.0)
   assert r["metrics"]["Detection"]["Accuracy"] == 100.0
   assert r["metrics"]["Detection"]["Error"] == pytest.approx(-np.log(0.9), rel=1e-6)
@@ -192,7 +192,7 @@ def test_decode_and_detection_metric():
   assert r["metrics"]["Regression-error"]["Error"] == pytest.approx(0.16, rel=1e-6)
   coin = np.full_like(perfect, 0.5)
   r = metrics_lib.compute_metrics(["detection"], gt, gt, valid, None, skel.UPPER_BODY,
-                                  pred_parts=coin, part_windows=y)
+                                  parts=coin, part_windows=y)
   assert r["metrics"]["Detection"]["Error"] == pytest.approx(np.log(2), rel=1e-6)  # Table 3's 0.693
 
 

@@ -62,9 +62,9 @@ def test_jax_export_matches_the_flax_model(exported, batch):
   _, x = _crops(predictor, batch, seed=batch)
   served = export.load(out)
   got, want = served(x), predictor.predict_crops(x)
-  assert set(got) == set(want) == {"joints", "score"}
-  np.testing.assert_allclose(got["joints"], want["joints"], atol=1e-4)
-  np.testing.assert_allclose(got["score"], want["score"], atol=1e-5)
+  assert set(got) == set(want) == {"keypoints", "scores"}
+  np.testing.assert_allclose(got["keypoints"], want["keypoints"], atol=1e-4)
+  np.testing.assert_allclose(got["scores"], want["scores"], atol=1e-5)
 
 
 @pytest.mark.slow
@@ -77,8 +77,8 @@ def test_saved_model_matches_the_flax_model(exported, batch):
   got = {k: v.numpy() for k, v in sig(crops=tf.constant(u8)).items()}
   want = predictor.predict_crops(x)
   assert set(got) == set(want)
-  np.testing.assert_allclose(got["joints"], want["joints"], atol=1e-4)
-  np.testing.assert_allclose(got["score"], want["score"], atol=1e-5)
+  np.testing.assert_allclose(got["keypoints"], want["keypoints"], atol=1e-4)
+  np.testing.assert_allclose(got["scores"], want["scores"], atol=1e-5)
 
 
 @pytest.mark.slow
@@ -103,8 +103,8 @@ def test_deserialize_needs_only_jax_and_numpy(exported, tmp_path):
   assert p.returncode == 0, p.stderr[-3000:]
   y = np.load(tmp_path / "y.npz")
   want = predictor.predict_crops(x)
-  np.testing.assert_allclose(y["joints"], want["joints"], atol=1e-4)
-  np.testing.assert_allclose(y["score"], want["score"], atol=1e-5)
+  np.testing.assert_allclose(y["keypoints"], want["keypoints"], atol=1e-4)
+  np.testing.assert_allclose(y["scores"], want["scores"], atol=1e-5)
 
 
 @pytest.mark.slow
@@ -171,7 +171,7 @@ def test_coordinate_family_exports_visibility(monkeypatch):
   exp = export.export_jax(predictor, platforms=("cpu",))
   x = np.random.default_rng(0).normal(size=(3, 32, 32, 3)).astype(np.float32)
   got, want = exp.call(x), predictor.predict_crops(x)
-  assert set(got) == {"joints", "score", "visible"}
+  assert set(got) == {"keypoints", "scores", "visibility"}
   for k in want:
     np.testing.assert_allclose(np.asarray(got[k]), want[k], atol=1e-5)
   assert export.geometry(predictor)["heatmap_size"] is None

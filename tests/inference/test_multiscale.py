@@ -105,7 +105,7 @@ def test_pyramid_crops_and_merge_find_dots_in_the_image(config):
     p = inference.Predictor(config, {}, scales=scales)
     p._final = jax.jit(lambda v, x: {"heatmaps": pool(v, x)})  # the network replaced
     out = p.predict(batch)
-    pred, maxvals = out["joints"], out["score"]
+    pred, maxvals = out["keypoints"], out["scores"]
     err = np.linalg.norm(pred[0] - dots, axis=-1)
     assert np.all(err < 2.0), (scales, err)               # 1 heat-map px = 5 image px
     assert np.all(maxvals > 0)
@@ -138,20 +138,20 @@ def test_single_scale_is_the_unchanged_path_and_pyramid_runs_with_flip(config):
   ref = np.concatenate(ref)[np.argsort(np.concatenate(index), kind="stable")]
 
   single = inference.predict_split(inference.Predictor(config, variables), split, batch_size=8)
-  np.testing.assert_array_equal(single["pred"], ref)
+  np.testing.assert_array_equal(single["keypoints"], ref)
   # two scale-1 "pyramid levels": the pyramid crops, the resampling and the mean are exact
   twice = inference.predict_split(inference.Predictor(config, variables, scales=(1.0, 1.0)),
                                   split, batch_size=8)
-  np.testing.assert_array_equal(twice["pred"], ref)
+  np.testing.assert_array_equal(twice["keypoints"], ref)
 
   p = inference.Predictor(config, variables, flip=True, scales=(0.8, 1.0, 1.3))
   assert p.config.eval.scales == (0.8, 1.0, 1.3) and tuple(config.eval.scales) == (1.0,)
-  batch = next(pipeline.eval_batches(p.config, split, 8))
+  batch = next(pipeline.eval_batches(p.config, split, 8, inputs=p.eval_inputs()))
   assert batch["image_scales"].shape == (8, 3, size, size, 3)
   np.testing.assert_array_equal(batch["image_scales"][:, 1], batch["image"])
   results = inference.evaluate(p, split)
-  assert np.all(np.isfinite(results["_predictions"]["pred"]))
-  assert not np.array_equal(results["_predictions"]["pred"], ref)
+  assert np.all(np.isfinite(results["_predictions"]["keypoints"]))
+  assert not np.array_equal(results["_predictions"]["keypoints"], ref)
   doc = report.json_doc(results)
   assert doc["flip"] is True and doc["scales"] == [0.8, 1.0, 1.3]
   assert "flip test on, scales 0.8,1,1.3" in report.format_results(results).splitlines()[0]

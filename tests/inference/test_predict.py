@@ -118,7 +118,7 @@ def _reproduce(config, workdir, flip, scales=None):
                                 scale=np.stack([r["scale"] for r in recs]),
                                 batch_size=int(config.eval.batch_size))
   order = np.argsort([int(r["index"]) for r in recs], kind="stable")
-  mine = {"pred": out["keypoints"][order], "score": out["scores"][order]}
+  mine = {"keypoints": out["keypoints"][order], "scores": out["scores"][order]}
   for k in ("joints", "valid", "norm", "scale", "index"):
     mine[k] = np.stack([np.asarray(recs[i][k]) for i in order])
   mine["visible"] = mine["joints"][..., 2] * mine["valid"]
@@ -130,8 +130,8 @@ def _reproduce(config, workdir, flip, scales=None):
 def _assert_same_numbers(res, mine, scored):
   pred = res["_predictions"]
   np.testing.assert_array_equal(mine["index"], pred["index"])
-  np.testing.assert_allclose(mine["pred"], pred["pred"], atol=1e-4)
-  np.testing.assert_allclose(mine["score"], pred["score"], atol=1e-6)
+  np.testing.assert_allclose(mine["keypoints"], pred["keypoints"], atol=1e-4)
+  np.testing.assert_allclose(mine["scores"], pred["scores"], atol=1e-6)
   for title, cols in res["metrics"].items():
     for col, value in cols.items():
       assert scored["metrics"][title][col] == pytest.approx(value, abs=1e-6, nan_ok=True), \

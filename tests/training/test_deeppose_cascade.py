@@ -18,7 +18,7 @@ from jaxpose.training import loop
 from conftest import ROOT, cli_env
 
 TINY = dict(width_mult=1 / 16, fc_features=(32, 32), stem_stride=2, batch_norm=True,
-            dropout_rate=0.0)  # the CPU recipe's layers (configs.regressor_cpu_budget)
+            dropout_rate=0.0)  # the CPU recipe's layers (common.regressor_cpu_budget)
 
 
 def _stage(stage, workdir_prev=""):
@@ -76,15 +76,15 @@ def test_cascade_predicts_stage_by_stage(two_stages, cache_dir):
   first = inference.load(s2, stage=1)
   assert isinstance(full, inference.CascadePredictor) and full.num_stages == 2
   assert first.num_stages == 1 and first.eval_inputs() == ()
-  assert "full_image" in full.eval_inputs()
+  assert inference.cascade.FULL_IMAGE in full.eval_inputs()
   r2 = inference.predict_split(full, "validation")
   r1 = inference.predict_split(first, "validation")
   plain = inference.predict_split(inference.load(s1), "validation")
-  np.testing.assert_allclose(r1["pred"], plain["pred"], atol=1e-4)  # stage 1 = its own run
-  assert np.all(np.isfinite(r2["pred"])) and not np.allclose(r2["pred"], r1["pred"])
+  np.testing.assert_allclose(r1["keypoints"], plain["keypoints"], atol=1e-4)  # stage 1 = its own run
+  assert np.all(np.isfinite(r2["keypoints"])) and not np.allclose(r2["keypoints"], r1["keypoints"])
   # stage 2 moves each joint by at most the reach of its box: half the side in each axis
-  sides = cascade.torso_diameter(r1["pred"], full.skeleton) * 1.0
-  moved = np.abs(r2["pred"] - r1["pred"])
+  sides = cascade.torso_diameter(r1["keypoints"], full.skeleton) * 1.0
+  moved = np.abs(r2["keypoints"] - r1["keypoints"])
   assert np.all(moved <= sides[:, None, None] * 0.75 + 1e-3)
 
 

@@ -39,7 +39,7 @@ def _assert_same(doc, results, preds_file=None):
   if preds_file:
     from jaxpose.formats import mpii
     np.testing.assert_allclose(mpii.read_predictions(preds_file),  # 0-based once read
-                               results["_predictions"]["pred"], atol=1e-3)
+                               results["_predictions"]["keypoints"], atol=1e-3)
 
 
 @pytest.mark.slow
