@@ -32,7 +32,7 @@ know the cascade.
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import pkgutil
 from typing import Callable
 
 from jaxpose.codecs import coords as coords_codec
@@ -66,10 +66,9 @@ def get(name: str) -> Builder:
   if name in BUILDERS:
     return BUILDERS[name]
   if ":" in name:
-    module, _, attr = name.partition(":")
     try:
-      obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
+      obj = pkgutil.resolve_name(name)
+    except (ImportError, AttributeError, ValueError) as e:
       raise ConfigError(f"batch-key builder {name!r}: cannot import it ({e})") from None
     return obj if isinstance(obj, Builder) else Builder(obj)
   raise ConfigError(f"the input pipeline has no builder {name!r}; it has "

@@ -15,7 +15,7 @@ drawn); the family is the ``family`` argument of ``register`` or the class attri
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import pkgutil
 from typing import Any, Callable, Mapping, Optional
 
 import flax.linen as nn
@@ -68,7 +68,7 @@ def model_class(name: str) -> type[nn.Module]:
   if ":" in name:
     module, _, attr = name.partition(":")
     try:
-      cls = getattr(importlib.import_module(module), attr)
+      cls = pkgutil.resolve_name(name)
     except (ImportError, AttributeError) as e:
       raise ValueError(f"model.name={name!r}: cannot import {attr} from {module}: {e}") from None
     if not getattr(cls, "family", None):
