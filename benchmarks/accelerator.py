@@ -101,7 +101,7 @@ def config(stacks: int, features: int, size: int, dtype: str, forms: str, name="
                     dtype=dtype, layer_forms=forms, **model),
       data=Section(name="mpii", skeleton="", image_size=size, heatmap_size=size // 4, sigma=1.0,
                    scale_pad=1.25),
-      eval=Section(scales=(1.0,)), loss=Section())
+      eval=Section(scales=(1.0,), subpixel="dark"), loss=Section())
 
 
 def rmsprop():

@@ -364,7 +364,8 @@ def save_config(workdir: str, config) -> None:
 
 # Keys that a stored config may lack, with the value that means what the versions without the
 # key did: configs/default.py's value (tests/checkpoint/test_config_upgrade.py checks that the
-# two agree). A fresh config has them all: every recipe builds on configs/default.py. Not here:
+# two agree), except where a new default changed the behaviour (``NEW_DEFAULTS``: the older runs
+# keep what they did, and the figures measured with them). A fresh config has them all: every recipe builds on configs/default.py. Not here:
 # ``model.*`` (a network's constructor fields, absent = the field's default, e.g. layer_forms).
 ADDED_KEYS = {
     "data.scale_pad": 1.25,        # the crop side = 1.25 × the person box
@@ -374,7 +375,9 @@ ADDED_KEYS = {
     "train.frozen": (),            # two-phase training (#15): nothing frozen
     "train.trainable": (),
     "eval.scales": (1.0,),         # the single-scale test
+    "eval.subpixel": "quarter",    # heat maps decoded with the quarter-pixel shift
 }
+NEW_DEFAULTS = ("eval.subpixel",)  # configs/default.py now says "dark" (DARK, Zhang et al. 2020)
 
 
 def upgrade_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -12,51 +12,56 @@
 Prints the paper-layout tables and writes WORKDIR/eval/<dataset>_<split>.json (or --output),
 which records the test options "flip" and "scales" beside the metrics.
 """
+import os
+
+from absl import app, flags
+
 from jaxpose import runtime
+from jaxpose.errors import exit_on_user_error
 
-runtime.configure()
-
-import os  # noqa: E402
-
-from absl import app, flags  # noqa: E402
-
-from jaxpose.errors import exit_on_user_error  # noqa: E402
-
-flags.DEFINE_string("workdir", None, "A training run directory.")
-flags.DEFINE_string("checkpoint", None, "One checkpoint directory (WORKDIR/checkpoints/STEP).")
-flags.DEFINE_string("pretrained", None, "A released model (jaxpose.zoo, e.g. lsp) instead of "
-                    "--workdir; its results go to runs/pretrained_<NAME>/eval/ unless --output.")
-flags.DEFINE_integer("limit", None, "Only the first N records of the split (e.g. the model "
-                     "card's first-100 check).", lower_bound=1)
-flags.DEFINE_enum("which", None, ["latest", "best"], "Which checkpoint of --workdir (default: "
-                  "the config's eval.checkpoint).")
-flags.DEFINE_boolean("flip", None, "Flip test (default: the config's eval.flip).")
-flags.DEFINE_string("scales", None, "Multi-scale test: comma-separated box-size factors, e.g. "
-                    "0.8,0.9,1.0,1.1,1.2,1.3 (s > 1 = wider box, smaller person; default: the "
-                    "config's eval.scales, (1.0,) = single scale). Combines with --flip.")
-flags.DEFINE_boolean("multiscale", False, "Shorthand for the six-scale pyramid of Tang & Wu "
-                     "2019 §4.2 / Yang et al. 2017: --scales=0.8,0.9,1.0,1.1,1.2,1.3.")
-flags.DEFINE_integer("batch_size", None, "Evaluation batch (default: the config's "
-                     "eval.batch_size); any size works on any number of devices.", lower_bound=1)
-flags.DEFINE_string("split", None, "Split to evaluate (default: the config's data.eval_split).")
-flags.DEFINE_string("dataset", None, "Evaluate on this dataset instead of the config's "
-                    "(same joint set needed), or the dataset of --predictions.")
-flags.DEFINE_string("data_root", None, "Folder of --dataset's raw files (default: "
-                    "$JAXPOSE_DATA/<dataset>).")
-flags.DEFINE_list("metrics", None, "Metrics, e.g. pckh@0.5,pckh@0.1,auc,pck@0.2,pcp@0.5 "
-                  "(default: the config's eval.metrics).")
-flags.DEFINE_integer("stage", None, "Predict from stage t (a CPM's stage t; the first t stages of "
-                     "a DeepPose cascade); default the config's eval.stage, 0 = the last.")
-flags.DEFINE_string("curves", None, "Also draw the FLIC accuracy curves of Li et al. eq. (7), "
-                    "r = 0..20, elbows and wrists, to this PNG (Fig. 4).")
-flags.DEFINE_string("output", None, "JSON path (default: WORKDIR/eval/<dataset>_<split>.json).")
-flags.DEFINE_string("predictions", None, "Evaluate this predictions file (official MPII layout: "
-                    "`preds` N x 16 x 2, 1-based, .mat or .h5) instead of a checkpoint.")
-flags.DEFINE_string("gt", None, "With --predictions: an official gt_valid.mat to score against "
-                    "(default: the dataset's annotations of --split).")
-flags.DEFINE_string("write_predictions", None, "Also write the checkpoint's predictions in the "
-                    "official MPII layout (.mat or .h5).")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command's flags, on absl's global ``FLAGS``, defined when the command runs (``run``)
+  rather than on import, so that this module and ``jaxpose.train`` import together."""
+  flags.DEFINE_string("workdir", None, "A training run directory.")
+  flags.DEFINE_string("checkpoint", None, "One checkpoint directory (WORKDIR/checkpoints/STEP).")
+  flags.DEFINE_string("pretrained", None, "A released model (jaxpose.zoo, e.g. lsp) instead of "
+                      "--workdir; its results go to runs/pretrained_<NAME>/eval/ unless --output.")
+  flags.DEFINE_integer("limit", None, "Only the first N records of the split (e.g. the model "
+                       "card's first-100 check).", lower_bound=1)
+  flags.DEFINE_enum("which", None, ["latest", "best"], "Which checkpoint of --workdir (default: "
+                    "the config's eval.checkpoint).")
+  flags.DEFINE_boolean("flip", None, "Flip test (default: the config's eval.flip).")
+  flags.DEFINE_string("scales", None, "Multi-scale test: comma-separated box-size factors, e.g. "
+                      "0.8,0.9,1.0,1.1,1.2,1.3 (s > 1 = wider box, smaller person; default: the "
+                      "config's eval.scales, (1.0,) = single scale). Combines with --flip.")
+  flags.DEFINE_boolean("multiscale", False, "Shorthand for the six-scale pyramid of Tang & Wu "
+                       "2019 §4.2 / Yang et al. 2017: --scales=0.8,0.9,1.0,1.1,1.2,1.3.")
+  flags.DEFINE_enum("subpixel", None, ["dark", "quarter"], "Sub-pixel step of heat-map decoding: "
+                    "DARK's Taylor step (Zhang et al. 2020) or the quarter-pixel shift of Newell et "
+                    "al. (default: the config's eval.subpixel).")
+  flags.DEFINE_integer("batch_size", None, "Evaluation batch (default: the config's "
+                       "eval.batch_size); any size works on any number of devices.", lower_bound=1)
+  flags.DEFINE_string("split", None, "Split to evaluate (default: the config's data.eval_split).")
+  flags.DEFINE_string("dataset", None, "Evaluate on this dataset instead of the config's "
+                      "(same joint set needed), or the dataset of --predictions.")
+  flags.DEFINE_string("data_root", None, "Folder of --dataset's raw files (default: "
+                      "$JAXPOSE_DATA/<dataset>).")
+  flags.DEFINE_list("metrics", None, "Metrics, e.g. pckh@0.5,pckh@0.1,auc,pck@0.2,pcp@0.5 "
+                    "(default: the config's eval.metrics).")
+  flags.DEFINE_integer("stage", None, "Predict from stage t (a CPM's stage t; the first t stages of "
+                       "a DeepPose cascade); default the config's eval.stage, 0 = the last.")
+  flags.DEFINE_string("curves", None, "Also draw the FLIC accuracy curves of Li et al. eq. (7), "
+                      "r = 0..20, elbows and wrists, to this PNG (Fig. 4).")
+  flags.DEFINE_string("output", None, "JSON path (default: WORKDIR/eval/<dataset>_<split>.json).")
+  flags.DEFINE_string("predictions", None, "Evaluate this predictions file (official MPII layout: "
+                      "`preds` N x 16 x 2, 1-based, .mat or .h5) instead of a checkpoint.")
+  flags.DEFINE_string("gt", None, "With --predictions: an official gt_valid.mat to score against "
+                      "(default: the dataset's annotations of --split).")
+  flags.DEFINE_string("write_predictions", None, "Also write the checkpoint's predictions in the "
+                      "official MPII layout (.mat or .h5).")
 
 
 def _split(name):
@@ -70,13 +75,14 @@ def _evaluate_predictions_file():
   from jaxpose import skeleton as skel
   from jaxpose.data import datasets, sources
   from jaxpose.evaluation import mpii_format, report
+  from jaxpose.formats import mpii as mpii_files
 
   dataset = FLAGS.dataset or "mpii"
   split = _split(FLAGS.split) or "validation"
   if FLAGS.gt:
     gt = source = FLAGS.gt
   else:  # the split's annotations, in the order the predictions file must follow
-    gt = mpii_format.GtValid.from_records(sources.read_split(dataset, split, FLAGS.data_root))
+    gt = mpii_files.GtValid.from_records(sources.read_split(dataset, split, FLAGS.data_root))
     source = f"{dataset}/{split}"
   # A file in the wrong layout or for other people raises FormatError, a user error.
   results = mpii_format.evaluate_files(
@@ -137,7 +143,8 @@ def main(argv):
     if FLAGS.workdir or FLAGS.checkpoint or FLAGS.which or FLAGS.stage is not None:
       raise app.UsageError("--pretrained replaces --workdir / --checkpoint / --which / --stage")
     predictor = inference.Predictor.pretrained(FLAGS.pretrained, flip=FLAGS.flip, scales=scales,
-                                               data_overrides=data_overrides)
+                                               data_overrides=data_overrides,
+                                               subpixel=FLAGS.subpixel)
     return _evaluate(predictor, os.path.join("runs", f"pretrained_{FLAGS.pretrained}"))
   path = FLAGS.checkpoint or FLAGS.workdir
   if not path:
@@ -153,7 +160,7 @@ def main(argv):
   config = checkpoint.restore_config(checkpoint.manager(workdir, read_only=True), step)
   flip = bool(config.eval.flip) if FLAGS.flip is None else FLAGS.flip
   predictor = inference.load(path, which, flip=flip, data_overrides=data_overrides,
-                             scales=scales, stage=FLAGS.stage)
+                             scales=scales, stage=FLAGS.stage, subpixel=FLAGS.subpixel)
   predictor.checkpoint_dir = os.path.join(workdir, "checkpoints", str(step))
   return _evaluate(predictor, workdir)
 
@@ -163,14 +170,15 @@ def _evaluate(predictor, workdir: str) -> None:
   ``workdir``'s eval/ unless --output), the curves and the official predictions file."""
   from jaxpose import config_check, inference
   from jaxpose.evaluation import report
-  from jaxpose.formats import mpii as mpii_format
+  from jaxpose.formats import mpii as mpii_files
   split = _split(FLAGS.split) or predictor.config.data.eval_split
   if FLAGS.metrics:
     config_check.check_metrics(FLAGS.metrics, predictor.family)
   results = inference.evaluate(predictor, split, metrics=FLAGS.metrics, progress=True,
                                batch_size=FLAGS.batch_size)
   print(report.format_results(results))
-  extra = {"flip": predictor.flip, "checkpoint": predictor.checkpoint_dir}
+  extra = {"flip": predictor.flip, "checkpoint": predictor.checkpoint_dir,
+           "subpixel": str(predictor.config.eval.subpixel)}
   if FLAGS.limit:
     extra["limit"] = FLAGS.limit
   print(f"wrote {report.write_json(results, workdir, extra, path=FLAGS.output)}")
@@ -178,11 +186,13 @@ def _evaluate(predictor, workdir: str) -> None:
     print(f"wrote {_curves(results['_predictions'], predictor.skeleton, FLAGS.curves)}")
   if FLAGS.write_predictions:
     pred = results["_predictions"]["keypoints"]
-    print(f"wrote {mpii_format.write_predictions(FLAGS.write_predictions, pred)}")
+    print(f"wrote {mpii_files.write_predictions(FLAGS.write_predictions, pred)}")
 
 
 def run() -> None:
   """The command line: ``python evaluate.py`` in a checkout, ``jaxpose-evaluate`` when installed."""
+  runtime.configure()  # before jax is imported
+  define_flags()
   from jaxpose import configs
   runtime.run_absl(main, __name__, __doc__, flags_parser=configs.parse_flags)
 

@@ -7,7 +7,7 @@ horizontal flip of the crop, ``x' = S - 1 - x``, is exactly the mirror ``u' = h 
 of the heatmap, so ``flip_back`` needs no one-pixel shift.
 
 Encoders (``encode``, ``encode_pyramid``) are tf, per example, for ``tf.data``. Decoders
-(``decode``, ``to_crop``, ``flip_back``, ``merge_flip``) and the multi-scale
+(``decode``, ``decode_dark``, ``to_crop``, ``flip_back``, ``merge_flip``) and the multi-scale
 test's resampling (``from_scale``, ``merge_scales``) take numpy arrays or jax arrays (also
 under ``jit``) and return the same kind.
 """
@@ -115,6 +115,88 @@ def decode(heatmaps):
   dy = xp.where((py > 0) & (py < h - 1), xp.sign(at(px, py + 1) - at(px, py - 1)), 0.0)
   coords = xp.stack([px.astype(xp.float32) + 0.25 * dx, py.astype(xp.float32) + 0.25 * dy], axis=-1)
   return coords.astype(xp.float32), maxvals
+
+
+SUBPIXEL = ("quarter", "dark")
+"""The sub-pixel steps ``decode`` knows: Newell et al.'s quarter-pixel shift, and DARK's
+Taylor step on the blurred log-map (Zhang et al., CVPR 2020)."""
+
+
+def blur_matrix(size: int, sigma: float):
+  """(size, size) float32 Gaussian blur along one axis with zero padding, as DARK's
+  ``gaussian_blur`` (the map padded with zeros, then ``cv2.GaussianBlur`` with an odd kernel):
+  weights ``exp(-d² / 2σ²)`` normalised over the whole kernel, kernel radius
+  ``round((σ - 0.8) / 0.3 + 1)`` — the size whose OpenCV default σ is this σ (11 for DARK's
+  σ = 2, 5 for σ = 1)."""
+  radius = max(1, int(round((float(sigma) - 0.8) / 0.3 + 1.0)))
+  taps = np.exp(-np.arange(-radius, radius + 1, dtype=np.float64) ** 2 / (2.0 * float(sigma) ** 2))
+  taps /= taps.sum()
+  d = np.arange(size)[:, None] - np.arange(size)[None, :]
+  m = np.where(np.abs(d) <= radius, taps[np.clip(d + radius, 0, 2 * radius)], 0.0)
+  return m.astype(np.float32)
+
+
+def decode_dark(heatmaps, sigma: float = 1.0):
+  """Argmax decoding with DARK's sub-pixel step (Zhang et al., "Distribution-Aware Coordinate
+  Representation for Human Pose Estimation", CVPR 2020, §3.1–3.2, eq. 3–9).
+
+  The integer argmax and its value are those of ``decode``. The map is then blurred with a
+  Gaussian of the training ``sigma`` (§3.2, "distribution modulation"; ``blur_matrix``), its
+  log taken (values clamped to 1e-10 as in the authors' code), and the peak moved by the
+  Newton step ``-H⁻¹ ∇`` of the second-order Taylor expansion there (eq. 7–9), with DARK's finite
+  differences (first derivatives from the neighbours, second from the pixels two away). The
+  authors' code rescales the blurred map to the original peak first; that is a constant
+  added to the log-map and changes no derivative, so it is left out. Where DARK does not apply
+  the quarter-pixel shift of ``decode`` is kept: within two pixels of the edge; where the nine
+  blurred values the step reads are not all above 1 % of the blurred peak (a Gaussian peak of
+  the training σ keeps them above e⁻¹ of it; below, the map is near zero, and the log of a few
+  float32 roundings would decide the step — it would differ between numpy, XLA and an
+  exported program); where the Hessian is not that of a maximum (det ≤ 0 or ``∂²/∂x² ≥ 0``;
+  the authors only test det ≠ 0); or where the step leaves the argmax's pixel by more than
+  one pixel (the quadratic does not describe the peak). Same arguments and results as
+  ``decode``.
+  """
+  xp = _xp(heatmaps)
+  hm = xp.asarray(heatmaps, dtype=xp.float32)
+  coords, maxvals = decode(hm)
+  *lead, h, w, k = hm.shape
+  by, bx = blur_matrix(h, sigma), blur_matrix(w, sigma)
+  if xp is np:
+    kw = {"optimize": True}
+  else:  # exact float32 products also on accelerators that default to reduced precision
+    import jax
+    kw = {"precision": jax.lax.Precision.HIGHEST}
+  blurred = xp.einsum("yi,...ixk->...yxk", by, hm, **kw)
+  blurred = xp.einsum("xj,...yjk->...yxk", bx, blurred, **kw)
+  flat = xp.moveaxis(blurred.reshape(*lead, h * w, k), -1, -2)  # (..., K, h*w)
+  q = xp.round(coords).astype(xp.int32)  # the integer argmax (the quarter shift rounds away)
+  px, py = q[..., 0], q[..., 1]
+  taps = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (2, 0), (-2, 0), (0, 2), (0, -2),
+          (1, 1), (1, -1), (-1, 1), (-1, -1))
+  lin = {}
+  for dx, dy in taps:
+    ix = xp.clip(px + dx, 0, w - 1)
+    iy = xp.clip(py + dy, 0, h - 1)
+    lin[dx, dy] = xp.take_along_axis(flat, (iy * w + ix)[..., None], axis=-1)[..., 0]
+  peak = lin[0, 0]
+  strong = peak > 0
+  for v in lin.values():
+    strong = strong & (v >= 0.01 * peak)
+  at = {t: xp.log(xp.maximum(v, 1e-10)) for t, v in lin.items()}
+  c = at[0, 0]
+  gx = 0.5 * (at[1, 0] - at[-1, 0])
+  gy = 0.5 * (at[0, 1] - at[0, -1])
+  hxx = 0.25 * (at[2, 0] - 2.0 * c + at[-2, 0])
+  hyy = 0.25 * (at[0, 2] - 2.0 * c + at[0, -2])
+  hxy = 0.25 * (at[1, 1] - at[1, -1] - at[-1, 1] + at[-1, -1])
+  det = hxx * hyy - hxy * hxy
+  ok = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2) & strong & (det > 0) & (hxx < 0)
+  safe = xp.where(ok, det, 1.0)
+  ox = -(hyy * gx - hxy * gy) / safe
+  oy = -(hxx * gy - hxy * gx) / safe
+  ok = ok & (xp.abs(ox) <= 1.0) & (xp.abs(oy) <= 1.0)
+  dark = xp.stack([px.astype(xp.float32) + ox, py.astype(xp.float32) + oy], axis=-1)
+  return xp.where(ok[..., None], dark, coords).astype(xp.float32), maxvals
 
 
 def to_crop(coords_hm, image_size: int, heatmap_size: int):
@@ -255,11 +337,16 @@ class HeatmapCodec:
   heatmap_size: int
   sigma: float = 1.0
   pyramid_levels: int = 4
+  subpixel: str = "quarter"
+
+  def __post_init__(self):
+    if self.subpixel not in SUBPIXEL:
+      raise ValueError(f"unknown sub-pixel step {self.subpixel!r}; known: {', '.join(SUBPIXEL)}")
 
   @classmethod
-  def from_config(cls, data_cfg) -> "HeatmapCodec":
+  def from_config(cls, data_cfg, subpixel: str = "quarter") -> "HeatmapCodec":
     return cls(int(data_cfg.image_size), int(data_cfg.heatmap_size), float(data_cfg.sigma),
-               int(data_cfg.get("pyramid_levels", 4)))
+               int(data_cfg.get("pyramid_levels", 4)), subpixel)
 
   def encode(self, joints_crop, weight):
     """(h, h, K) maps and the (K,) target weight of one example (tf); see ``encode``."""
@@ -271,5 +358,8 @@ class HeatmapCodec:
 
   def decode(self, heatmaps):
     """(..., h, w, K) maps → (..., K, 2) crop pixels and (..., K) peak values."""
-    uv, maxvals = decode(heatmaps)
+    if self.subpixel == "dark":
+      uv, maxvals = decode_dark(heatmaps, self.sigma)
+    else:
+      uv, maxvals = decode(heatmaps)
     return to_crop(uv, self.image_size, heatmaps.shape[-3]), maxvals

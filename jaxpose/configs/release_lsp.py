@@ -9,7 +9,8 @@ project's 2-core CPUs, with ``train.py`` as it is — configs/lsp_cpu.py with 14
 The network: a 2-stack hourglass of 128 channels with the linear head, 128×128 crops and 32×32
 heat maps (1.70 M parameters, 6.8 MB as float32 msgpack; the package may hold at most 10 MB).
 RMSProp 1e-3 with 100 warm-up steps and ÷10 for the last fifth, batch 8, the augmentation of
-configs/lsp_cpu.py. How it was chosen (the A/B runs), the run and its figures:
+configs/lsp_cpu.py. Decoded with DARK's sub-pixel step (``eval.subpixel = "dark"``, the
+default). How it was chosen (the A/B runs), the run and its figures:
 docs/results/hourglass.md, "The released LSP model".
 """
 from jaxpose.configs import common, lsp_cpu

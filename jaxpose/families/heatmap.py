@@ -1,8 +1,8 @@
 """Heat-map families: stacked hourglass and PBN (``heatmap``), MSN (``msn``), CPM (``cpm``).
 
 Outputs (DESIGN.md): ``heatmaps``, a tuple of (B, h, w, K) maps, one per stack or stage, last =
-final; MSN adds ``pyramid``. Prediction decodes the final maps by argmax with the quarter-pixel
-shift (``codecs.heatmap``); the flip test averages the maps with the mirrored, left/right-swapped
+final; MSN adds ``pyramid``. Prediction decodes the final maps by argmax with a sub-pixel step
+(``eval.subpixel``: DARK's Taylor step, or the quarter-pixel shift; ``codecs.heatmap``); the flip test averages the maps with the mirrored, left/right-swapped
 maps of the flipped crop; the multi-scale test resamples every scale's maps into the scale-1
 frame and averages them there (``codecs.heatmap.merge_scales``).
 """
@@ -24,7 +24,10 @@ class HeatmapFamily(Family):
 
   def __init__(self, config):
     super().__init__(config)
-    self.codec = heatmap_codec.HeatmapCodec.from_config(config.data)
+    if config.eval.subpixel not in heatmap_codec.SUBPIXEL:
+      raise ConfigError(f"eval.subpixel={config.eval.subpixel!r} is not a sub-pixel step; "
+                        f"known: {', '.join(heatmap_codec.SUBPIXEL)}")
+    self.codec = heatmap_codec.HeatmapCodec.from_config(config.data, config.eval.subpixel)
     self.scales = heatmap_codec.check_scales(config.eval.scales)
 
   def targets(self):

@@ -90,14 +90,15 @@ def evaluate(predictor: Predictor, split: str, metrics=None, progress: bool = Fa
 def load(path: str, which: str = "latest", flip: bool = False,
          overrides: Optional[ml_collections.ConfigDict] = None,
          data_overrides: Optional[dict] = None, scales: Optional[tuple] = None,
-         stage: Optional[int] = None) -> Predictor:
+         stage: Optional[int] = None, subpixel: Optional[str] = None) -> Predictor:
   """A Predictor for the checkpoint at ``path`` (workdir or step directory).
 
   ``stage`` (None = the config's ``eval.stage``; 0 = the last) predicts from one stage: a CPM's
   stage t, or the first t stages of a DeepPose cascade (a ``CascadePredictor``, returned for a
   refining stage's run with every stage from stage 1 on).
 
-  ``scales`` (None = the checkpoint config's ``eval.scales``) sets the multi-scale test.
+  ``scales`` (None = the checkpoint config's ``eval.scales``) sets the multi-scale test,
+  ``subpixel`` (None = its ``eval.subpixel``) a heat-map family's sub-pixel step.
   ``data_overrides`` (e.g. ``{"name": "lsp", "root": ""}``) evaluates the network on another
   dataset with the same joint set; a joint-count mismatch is an error.
   """
@@ -107,4 +108,4 @@ def load(path: str, which: str = "latest", flip: bool = False,
     config.eval.stage = int(stage)
   # a Predictor; for a refining stage of DeepPose's cascade every stage (inference/cascade.py)
   return run_predictor(config, variables, step, workdir, flip=flip, scales=scales,
-                       data_overrides=data_overrides)
+                       data_overrides=data_overrides, subpixel=subpixel)

@@ -136,13 +136,14 @@ def is_cascade(config) -> bool:
 
 
 def run_predictor(config, variables, step: int, workdir: str, flip: bool = False,
-                  scales=None, data_overrides=None):
+                  scales=None, data_overrides=None, subpixel=None):
   """The predictor of a restored run (``inference.load``): for a refining stage of a cascade, a
   ``CascadePredictor`` of every stage from stage 1 on (``cascade_stages``; the first
   ``eval.stage`` of them, 0 = all; ``data_overrides`` applied to each stage's config as
-  ``restore`` applied them to this one); for any other run a ``Predictor`` with ``scales``."""
+  ``restore`` applied them to this one); for any other run a ``Predictor`` with ``scales`` and
+  ``subpixel``."""
   if not is_cascade(config):
-    return Predictor(config, variables, step=step, flip=flip, scales=scales)
+    return Predictor(config, variables, step=step, flip=flip, scales=scales, subpixel=subpixel)
   stages = cascade_stages(config, variables, step, workdir)
   if data_overrides:
     stages = [(with_data(c, data_overrides), v, s) for c, v, s in stages]

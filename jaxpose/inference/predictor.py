@@ -35,16 +35,18 @@ class Predictor:
   """A model with its variables, run data-parallel on every local device.
 
   ``scales=None`` takes the config's ``eval.scales``; other scales are written into a copy
-  of the config, so that the evaluation pipeline cuts the matching crops.
+  of the config, so that the evaluation pipeline cuts the matching crops. ``subpixel`` (None =
+  the config's ``eval.subpixel``) chooses a heat-map family's sub-pixel step the same way.
   """
 
   def __init__(self, config, variables, step: int = 0, flip: bool = False,
-               scales: Optional[tuple] = None):
+               scales: Optional[tuple] = None, subpixel: Optional[str] = None):
     own = heatmap_codec.check_scales(config.eval.scales)
     self.scales = own if scales is None else heatmap_codec.check_scales(scales)
-    if self.scales != own:
+    changes = {"scales": self.scales, "subpixel": subpixel or config.eval.subpixel}
+    if any(config.eval[k] != v for k, v in changes.items()):
       config = config.copy_and_resolve_references()
-      config.eval.scales = self.scales
+      config.eval.update(changes)
     self.config = config
     self.flip = bool(flip)
     self.family = fam = families.get(config)
@@ -138,20 +140,20 @@ class Predictor:
 
   @classmethod
   def from_checkpoint(cls, path: str, which: str = "latest", flip: bool = False,
-                      scales: Optional[tuple] = None,
-                      data_overrides: Optional[dict] = None) -> "Predictor":
+                      scales: Optional[tuple] = None, data_overrides: Optional[dict] = None,
+                      subpixel: Optional[str] = None) -> "Predictor":
     """The predictor of a workdir (its ``which`` = latest or best checkpoint) or of one
     ``WORKDIR/checkpoints/STEP`` directory: ``load`` as a constructor, remembering the
     checkpoint directory in ``self.checkpoint_dir`` (the CLI writes it into every result)."""
     config, variables, step, workdir = restore(path, which, data_overrides=data_overrides)
-    out = cls(config, variables, step=step, flip=flip, scales=scales)
+    out = cls(config, variables, step=step, flip=flip, scales=scales, subpixel=subpixel)
     out.checkpoint_dir = os.path.join(workdir, "checkpoints", str(step))
     return out
 
   @classmethod
   def pretrained(cls, name: str = "lsp", flip: Optional[bool] = None,
-                 scales: Optional[tuple] = None,
-                 data_overrides: Optional[dict] = None) -> "Predictor":
+                 scales: Optional[tuple] = None, data_overrides: Optional[dict] = None,
+                 subpixel: Optional[str] = None) -> "Predictor":
     """The predictor of a released model that ships with jaxpose (``jaxpose.zoo``; ``"lsp"``:
     14 LSP joints, sports poses, see its model card), or of a folder laid out the same way.
     Needs no workdir, no dataset and no tensorflow; every array is checked against its digest.
@@ -162,7 +164,8 @@ class Predictor:
     if data_overrides:
       config = with_data(config, data_overrides, zoo.folder(name))
     flip = bool(config.eval.flip) if flip is None else bool(flip)
-    out = cls(config, variables, step=int(manifest["step"]), flip=flip, scales=scales)
+    out = cls(config, variables, step=int(manifest["step"]), flip=flip, scales=scales,
+              subpixel=subpixel)
     out.checkpoint_dir = zoo.folder(name)
     return out
 

@@ -41,13 +41,17 @@ def _assert_defaults(config):
 
 def test_the_defaults_are_the_default_configs():
   """Each default is stated once in each layer: ``ADDED_KEYS`` (layer 1, below the recipes) and
-  configs/default.py agree, and the code below reads no other value for these keys."""
+  configs/default.py agree, and the code below reads no other value for these keys — except the
+  keys whose default changed (``NEW_DEFAULTS``), where the old runs keep their behaviour."""
   from jaxpose import checkpoint
   from jaxpose.configs import default
   c = default.get_config()
   for dotted, value in checkpoint.ADDED_KEYS.items():
     have = _at(c, dotted)
-    assert (tuple(have) if isinstance(value, tuple) else have) == value, dotted
+    same = (tuple(have) if isinstance(value, tuple) else have) == value
+    assert same != (dotted in checkpoint.NEW_DEFAULTS), dotted
+  assert checkpoint.NEW_DEFAULTS == ("eval.subpixel",)
+  assert (c.eval.subpixel, checkpoint.ADDED_KEYS["eval.subpixel"]) == ("dark", "quarter")
   assert checkpoint.ADDED_KEYS["data.scale_pad"] == 1.25
   assert checkpoint.ADDED_KEYS["eval.scales"] == (1.0,)
 
@@ -67,6 +71,9 @@ def test_an_old_config_stored_and_restored_comes_back_with_the_defaults(tmp_path
   # what evaluation reads of it works as on a fresh config
   config_check.check_evaluation(back)
   assert families.get(back).scales == (1.0,)
+  # decoded as it was before DARK joined (a new run's config says "dark")
+  assert families.get(back).codec.subpixel == "quarter"
+  assert families.get(tiny_config()).codec.subpixel == "dark"
 
 
 def test_a_stored_value_is_kept():

@@ -95,6 +95,55 @@ def test_decode_and_flip_back_on_jax_arrays():
   np.testing.assert_array_equal(np.asarray(fb), heatmap.flip_back(hm, perm))
 
 
+def test_dark_recovers_subpixel_joints_far_better_than_the_quarter_shift():
+  """DARK (Zhang et al. 2020): on the training targets themselves (noisy, as a network's are)
+  the Taylor step finds the sub-pixel mean; near the edge it keeps the quarter shift."""
+  rng = np.random.default_rng(3)
+  sub = rng.uniform(2.0, H - 3.0, size=(200, 2))
+  for sigma in (1.0, 2.0):
+    hm, _ = heatmap.encode(_hm_to_crop(sub).astype(np.float32), np.ones(200, np.float32), S, H, sigma)
+    hm = hm.numpy() + rng.normal(0.0, 0.02, (H, H, 200)).astype(np.float32)
+    quarter, mq = heatmap.decode(hm)
+    dark, md = heatmap.decode_dark(hm, sigma)
+    np.testing.assert_array_equal(md, mq)  # the peak value is the argmax's
+    e_q, e_d = np.abs(quarter - sub).mean(), np.abs(dark - sub).mean()
+    assert e_d < 0.06 and e_d < e_q / 2.5, (sigma, e_d, e_q)
+  # within two pixels of the edge, or a flat map: the quarter shift stays
+  edge = np.array([[1.2, 15.0], [15.0, H - 1.6], [0.0, 0.0]])
+  hm, _ = heatmap.encode(_hm_to_crop(edge).astype(np.float32), np.array([1, 1, 0], np.float32),
+                         S, H, 1.0)
+  np.testing.assert_array_equal(heatmap.decode_dark(hm.numpy(), 1.0)[0],
+                                heatmap.decode(hm.numpy())[0])
+  # a peak that barely rises above a negative floor (an untrained network's maps): the
+  # blurred values two pixels away are below 1 % of the peak, so no log of them decides
+  weak = np.full((H, H, 1), -1e-3, np.float32)
+  weak[10, 12, 0], weak[10, 13, 0] = 2e-3, 1e-3
+  np.testing.assert_array_equal(heatmap.decode_dark(weak, 1.0)[0], heatmap.decode(weak)[0])
+  assert heatmap.decode(weak)[0][0].tolist() == [12.25, 10.0]
+
+
+def test_dark_hand_case_blur_and_jit():
+  # a separable log-quadratic peak at (10.3, 7.6): after the σ = 1 blur it stays a Gaussian
+  # of variance 1 + 1 about the same mean, so the Taylor step lands on it up to the
+  # kernel's truncation
+  g = np.arange(H, dtype=np.float64)
+  hm = np.exp(-((g[None, :] - 10.3) ** 2 + (g[:, None] - 7.6) ** 2) / 2.0)[..., None]
+  c, _ = heatmap.decode_dark(hm.astype(np.float32), 1.0)
+  np.testing.assert_allclose(c[0], [10.3, 7.6], atol=0.03)
+  b = heatmap.blur_matrix(9, 1.0)  # radius 2 (OpenCV's 5-tap kernel for σ = 1), zero padding
+  assert np.count_nonzero(b[4]) == 5 and b[4].sum() == pytest.approx(1.0)
+  assert b[0].sum() < 1.0 and np.allclose(b, b.T)
+  import jax
+  import jax.numpy as jnp
+  maps = np.random.default_rng(4).random((2, H, H, 5)).astype(np.float32)
+  c_j, m_j = jax.jit(lambda x: heatmap.decode_dark(x, 1.0))(jnp.asarray(maps))
+  c_n, m_n = heatmap.decode_dark(maps, 1.0)
+  np.testing.assert_allclose(np.asarray(c_j), c_n, atol=1e-4)
+  np.testing.assert_array_equal(np.asarray(m_j), m_n)
+  with pytest.raises(ValueError, match="unknown sub-pixel step 'taylor'; known: quarter, dark"):
+    heatmap.HeatmapCodec(S, H, subpixel="taylor")
+
+
 def test_flip_back_matches_flipped_targets():
   """Heatmaps of the mirrored crop (x' = S-1-x, joints swapped), flipped back, equal the originals."""
   rng = np.random.default_rng(2)

@@ -128,7 +128,7 @@ def test_single_scale_is_the_unchanged_path_and_pyramid_runs_with_flip(config):
   # the path as it was before multi-scale existed: plain crops → network → decode → image
   predict = jax.jit(lambda v, x: model.apply(v, x, train=False)["heatmaps"][-1])
   size = int(config.data.image_size)
-  codec = heatmap_codec.HeatmapCodec.from_config(config.data)
+  codec = heatmap_codec.HeatmapCodec.from_config(config.data, config.eval.subpixel)
   ref, index = [], []
   for batch in pipeline.eval_batches(config, split, 8):
     assert "image_scales" not in batch
@@ -138,11 +138,12 @@ def test_single_scale_is_the_unchanged_path_and_pyramid_runs_with_flip(config):
   ref = np.concatenate(ref)[np.argsort(np.concatenate(index), kind="stable")]
 
   single = inference.predict_split(inference.Predictor(config, variables), split, batch_size=8)
-  np.testing.assert_array_equal(single["keypoints"], ref)
+  # the same up to float32 rounding: DARK's blur and log run in numpy here, under XLA there
+  np.testing.assert_allclose(single["keypoints"], ref, rtol=0, atol=1e-4)
   # two scale-1 "pyramid levels": the pyramid crops, the resampling and the mean are exact
   twice = inference.predict_split(inference.Predictor(config, variables, scales=(1.0, 1.0)),
                                   split, batch_size=8)
-  np.testing.assert_array_equal(twice["keypoints"], ref)
+  np.testing.assert_array_equal(twice["keypoints"], single["keypoints"])
 
   p = inference.Predictor(config, variables, flip=True, scales=(0.8, 1.0, 1.3))
   assert p.config.eval.scales == (0.8, 1.0, 1.3) and tuple(config.eval.scales) == (1.0,)
