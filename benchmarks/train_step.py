@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from jaxpose import families, grouping, models  # noqa: E402
+from jaxpose import config_check, families, grouping, models  # noqa: E402
 from jaxpose.training import optim, state as state_lib  # noqa: E402
 from jaxpose.training.step import make_train_step  # noqa: E402
 
@@ -80,7 +80,7 @@ class CompiledStep:
     family = families.get(config)
     self.batch = jax.device_put(fake_batch(config, family, self.batch_size,
                                            np.random.default_rng(0)))
-    frozen = optim.frozen_predicate(config.train)  # phase 2 of a two-phase recipe, as the trainer
+    frozen = config_check.frozen_predicate(config.train)  # phase 2 of a two-phase recipe, as the trainer
     step = jax.jit(make_train_step(model, tx, family, frozen=frozen), donate_argnums=(0,))
     t0 = time.perf_counter()
     self.compiled = step.lower(self.state, self.batch).compile()

@@ -107,8 +107,8 @@ def parse_flags(flag_values, argv, usage: str, doc: str = ""):
   every flag (``values.workdir``).
 
   Each tool defines its flags on a ``flags.FlagValues()`` of its own, built per call by its
-  ``flag_values()``, not on absl's global ``FLAGS`` as train.py / evaluate.py do: absl's flags are
-  global and the tools share names (``--workdir``, ``--flip``, ``--out``), so importing several
+  ``flag_values()``, not on absl's global ``FLAGS`` as train.py / evaluate.py do (those only
+  when their ``run()`` starts): absl's flags are global and the tools share names (``--workdir``, ``--flip``, ``--out``), so importing several
   in one process (a test, a notebook) must define nothing. ``--help`` prints ``usage``, ``doc``
   and the flags (exit status 0); a flag that cannot be parsed raises ``absl.app.UsageError``,
   which ``errors.exit_on_user_error`` prints as one line ``error: …`` (exit status 2), as
@@ -133,7 +133,9 @@ def parse_flags(flag_values, argv, usage: str, doc: str = ""):
 
 
 def flags_help(flag_values) -> str:
-  """The flags of ``flag_values``, one entry each as absl's ``--help`` writes them."""
+  """The flags of ``flag_values``, one entry each as absl's ``--help`` writes them. (absl's own
+  ``FlagValues.get_help`` groups flags by the module that defined them: under ``python -m``
+  it lists each flag twice, under the file's path and under ``__main__``.)"""
   import textwrap
   out = []
   for name in sorted(flag_values):

@@ -15,34 +15,37 @@ Several hosts: start one process per host with --coordinator=HOST:PORT
 --num_processes=N --process_id=I (or --distributed=auto where JAX can detect the
 cluster, e.g. on Cloud TPU or SLURM).
 """
-from jaxpose import runtime
+import os
+import sys
 
-runtime.configure(reexec=True)
+from absl import flags
 
-import os  # noqa: E402
-import sys  # noqa: E402
+from jaxpose import configs, runtime
+from jaxpose.errors import exit_on_user_error
 
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from jaxpose import configs  # noqa: E402
-from jaxpose.errors import exit_on_user_error  # noqa: E402
-
-try:
-  config_flags.DEFINE_config_file("config", configs.path("default"),
-                                  "Training config: a file with get_config() (ml_collections), "
-                                  "or the name of a packaged recipe (lsp_cpu, pbn_lsp:…).",
-                                  lock_config=True)
-except configs.OVERRIDE_ERRORS as e:  # an unknown --config.KEY of the default config
-  configs.exit_on_flag_error(sys.argv, e)
-flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config.name>).")
-flags.DEFINE_boolean("eval", True, "Evaluate the final checkpoint after training.")
-flags.DEFINE_string("distributed", "", "'auto' to call jax.distributed.initialize() with "
-                    "cluster auto-detection.")
-flags.DEFINE_string("coordinator", "", "host:port of process 0 for multi-host training.")
-flags.DEFINE_integer("num_processes", 1, "Number of processes (hosts).")
-flags.DEFINE_integer("process_id", 0, "This process's index.")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command's flags, on absl's global ``FLAGS`` (``app.run``, ``config_flags``), defined
+  when the command runs (``run``) rather than on import: importing this module beside
+  ``jaxpose.evaluate`` (a test, a notebook) defines nothing, so their shared names
+  (``--workdir``) do not clash."""
+  from ml_collections import config_flags
+  try:
+    config_flags.DEFINE_config_file("config", configs.path("default"),
+                                    "Training config: a file with get_config() (ml_collections), "
+                                    "or the name of a packaged recipe (lsp_cpu, pbn_lsp:…).",
+                                    lock_config=True)
+  except configs.OVERRIDE_ERRORS as e:  # an unknown --config.KEY of the default config
+    configs.exit_on_flag_error(sys.argv, e)
+  flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config.name>).")
+  flags.DEFINE_boolean("eval", True, "Evaluate the final checkpoint after training.")
+  flags.DEFINE_string("distributed", "", "'auto' to call jax.distributed.initialize() with "
+                      "cluster auto-detection.")
+  flags.DEFINE_string("coordinator", "", "host:port of process 0 for multi-host training.")
+  flags.DEFINE_integer("num_processes", 1, "Number of processes (hosts).")
+  flags.DEFINE_integer("process_id", 0, "This process's index.")
 
 
 def init_distributed() -> None:
@@ -77,7 +80,7 @@ def main(argv):
   if FLAGS.eval:
     # Every process evaluates (opening the checkpoints is a collective step in orbax under
     # jax.distributed); process 0 prints and writes the results.
-    which = config.eval.get("checkpoint", "latest")
+    which = config.eval.checkpoint
     predictor = inference.load(workdir, which, flip=bool(config.eval.flip))
     results = inference.evaluate(predictor, config.data.eval_split,
                                  progress=jax.process_index() == 0)
@@ -89,7 +92,11 @@ def main(argv):
 
 
 def run() -> None:
-  """The command line: ``python train.py`` in a checkout, ``jaxpose-train`` when installed."""
+  """The command line: ``python train.py`` in a checkout, ``jaxpose-train`` when installed.
+  The process is set up first (``runtime.configure``: re-executed once with the allocator
+  setting, before jax is imported), then the flags are defined and parsed."""
+  runtime.configure(reexec=True)
+  define_flags()
   runtime.run_absl(main, __name__, __doc__, exit_on_user_error(configs.resolve_argv)(sys.argv),
                    flags_parser=configs.parse_flags)
 

@@ -8,7 +8,7 @@ The cascade (§3, issue #16):
 
 * **Normalisation** (§3): a box ``b = (b_c, b_w, b_h)`` (centre, width, height) defines
   ``N(y; b) = ((x − b_cx) / b_w, (y − b_cy) / b_h)`` (``normalise``) and its inverse
-  ``N⁻¹(n; b) = b_c + n · (b_w, b_h)`` (``denormalise``). The regressors of this library output
+  ``N⁻¹(n; b) = b_c + n · (b_w, b_h)``. The regressors of this library output
   crop-normalised coordinates ``c = (x_crop + 0.5) / S`` ∈ [0, 1] (``codecs.coords``) of a crop
   whose box edges lie on the crop's outer edges (docs/DESIGN.md, geometry); for such a crop
   ``c − 0.5 = N(y; b)`` exactly, i.e. the network's output minus 0.5 *is* DeepPose's normalised
@@ -30,7 +30,8 @@ The cascade (§3, issue #16):
   simulated ones ``y_i + δ``, δ drawn from the stage-(s−1) error distribution of joint i, a 2-D
   normal with the mean and covariance of the observed errors ``y_i^(s−1) − y_i`` on the training
   set (``error_statistics``, ``cholesky_2x2``; ``jaxpose.data.cascade`` draws the boxes in the
-  tf pipeline, targets as ``patch_targets``). As in §3.2 the training box of an example is
+  tf pipeline; the target of patch i is ``N(y_i; b_i) + 0.5``, joint i's normalised crop
+  coordinate in its own box). As in §3.2 the training box of an example is
   ``b = (y_i + δ, σ·diam(y))`` — its side comes from the ground-truth pose; at test time from the
   previous stage's prediction.
 
@@ -42,8 +43,8 @@ Choices written down (the paper and the report are silent, or the library fixes 
   rotation: DeepPose's boxes are axis-aligned). It equals ``geometry.crop_matrix(center,
   side / (200·scale_pad), S, None, scale_pad)`` (tested).
 * **Square boxes, one side per person**: all K boxes of a person share ``σ·diam`` (``sides``
-  (B,)); every function here also takes per-box sides (B, K). ``normalise`` / ``denormalise``
-  also take rectangular ``(w, h)`` sizes, as §3 defines N.
+  (B,)); every function here also takes per-box sides (B, K). ``normalise`` also takes
+  rectangular ``(w, h)`` sizes, as §3 defines N.
 * **Shape rule for sizes**: a size with the same number of axes as ``center`` is ``(w, h)`` per
   box (last axis 2); a size with fewer axes is a square side aligned with the *leading* axes of
   ``center`` (so ``(B,)`` sides fit ``(B, K, 2)`` centres); a scalar fits everything.
@@ -126,13 +127,6 @@ def normalise(y, center, size):
   return (xp.asarray(y) - c) / _size(size, c, xp)
 
 
-def denormalise(n, center, size):
-  """``N⁻¹(n; b) = b_c + n·(b_w, b_h)`` (numpy / jax); arguments as ``normalise``."""
-  xp = _xp(n, center, size)
-  c = xp.asarray(center)
-  return c + xp.asarray(n) * _size(size, c, xp)
-
-
 # --------------------------------------------------------------------------- torso, boxes
 
 def torso_pairs(skeleton) -> tuple[tuple[int, int], ...]:
@@ -211,31 +205,14 @@ def stage_boxes(joints_prev, skeleton, sigma: float, valid=None):
 
 # -------------------------------------------------------------------------------- affines
 
-def box_affine(center, side, out_size: int):
-  """(..., 3, 3) image → patch-pixel affine of square boxes (numpy / jax).
-
-  ``p = (x − c)·S/side + (S − 1)/2``: the box's outer edges on the patch's outer edges, its centre
-  on ``((S−1)/2, (S−1)/2)`` — ``geometry.crop_matrix(center, side / (200·scale_pad), S, None,
-  scale_pad)``.
-  ``center`` (..., 2); ``side`` scalar or ``center``'s leading shape (or a prefix of it).
-  """
-  xp = _xp(center, side)
-  c = xp.asarray(center)
-  k = float(out_size) / _side(side, c.ndim - 1, xp)[..., 0]
-  k = xp.broadcast_to(k, c.shape[:-1])
-  half = (float(out_size) - 1.0) / 2.0
-  zero, one = xp.zeros_like(k), xp.ones_like(k)
-  rows = [xp.stack([k, zero, half - k * c[..., 0]], axis=-1),
-          xp.stack([zero, k, half - k * c[..., 1]], axis=-1),
-          xp.stack([zero, zero, one], axis=-1)]
-  return xp.stack(rows, axis=-2)
-
-
 def box_affine_inverse(center, side, out_size: int):
-  """(..., 3, 3) patch-pixel → image affine, the inverse of ``box_affine`` in closed form:
-  ``x = c + (p − (S−1)/2)·side/S`` (numpy / jax). ``[..., :2, :]`` is the batch ``affine``
-  convention (crop → image) of ``geometry.to_image``; points go through it with
-  ``geometry.apply_affine``."""
+  """(..., 3, 3) patch-pixel → image affine of square boxes in closed form (numpy / jax):
+  ``x = c + (p − (S−1)/2)·side/S``, the inverse of the box's image → patch map
+  ``p = (x − c)·S/side + (S − 1)/2`` (the box's outer edges on the patch's outer edges, its centre
+  on ``((S−1)/2, (S−1)/2)``; ``geometry.crop_matrix(center, side / (200·scale_pad), S, None,
+  scale_pad)``). ``center`` (..., 2); ``side`` scalar or ``center``'s leading shape (or a prefix
+  of it). ``[..., :2, :]`` is the batch ``affine`` convention (crop → image) of
+  ``geometry.to_image``; points go through it with ``geometry.apply_affine``."""
   xp = _xp(center, side)
   c = xp.asarray(center)
   step = _side(side, c.ndim - 1, xp)[..., 0] / float(out_size)
@@ -299,7 +276,7 @@ def crop_patches(images, centers, sides, out_size: int, *, fill=0.0, mode: str =
   return ay0 * top + ay1 * bottom
 
 
-# ------------------------------------------------------------------------- map back, targets
+# ---------------------------------------------------------------------------------- map back
 
 def _diagonal(patch_coords, ref_ndim: int, xp):
   """(..., K, K, 2) outputs (patch, joint) → (..., K, 2) ψ_i of patch i; (..., K, 2) passes."""
@@ -320,8 +297,8 @@ def refine(prev_joints, patch_coords, centers, sides, out_size: int):
   (..., K, 2) already selected; ``centers`` (..., K, 2), ``sides`` (...) or (..., K) the boxes the
   patches were cut from. Returns ``y^(s−1) + (A_i⁻¹(p_i) − c_i)``, p_i = ψ_i·S − 0.5 the patch pixel
   and A_i the box affine: the previous estimate plus the displacement ``(ψ_i − 0.5)·side``
-  (= ``denormalise(ψ_i − 0.5, c_i, side) − c_i``). With ``centers = prev_joints`` it is exactly
-  ``A_i⁻¹(p_i)`` (numpy / jax).
+  (= ``N⁻¹(ψ_i − 0.5; b_i) − c_i = c_i + (ψ_i − 0.5)·side − c_i``). With ``centers =
+  prev_joints`` it is exactly ``A_i⁻¹(p_i)`` (numpy / jax).
   """
   xp = _xp(prev_joints, patch_coords, centers, sides)
   prev = xp.asarray(prev_joints)
@@ -330,12 +307,6 @@ def refine(prev_joints, patch_coords, centers, sides, out_size: int):
   pixels = psi * float(out_size) - 0.5  # codecs.coords.decode
   image = geometry.apply_affine(pixels, box_affine_inverse(c, sides, out_size))
   return image + (prev - c)
-
-
-def patch_targets(joints, centers, sides):
-  """Stage-s regression targets (§3.2): joint i's normalised crop coordinate in its own box,
-  ``N(y_i; b_i) + 0.5`` (..., K, 2) — what ψ_i should output (numpy / jax; any ``out_size``)."""
-  return normalise(joints, centers, sides) + 0.5
 
 
 # --------------------------------------------------------------------------- error model
@@ -400,7 +371,7 @@ def refine_stage(apply_fn: Callable[[Any], Any], images, joints_prev, skeleton, 
 
 
 __all__: Sequence[str] = [
-    "box_affine", "box_affine_inverse", "crop_patches", "denormalise",
-    "cholesky_2x2", "error_statistics", "normalise", "patch_targets", "refine", "refine_stage",
+    "box_affine_inverse", "crop_patches", "cholesky_2x2", "error_statistics", "normalise",
+    "refine", "refine_stage",
     "stage_boxes", "torso_diameter", "torso_diameter_tf", "torso_pairs",
 ]

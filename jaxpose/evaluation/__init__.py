@@ -1,8 +1,8 @@
 """Benchmark metrics (pure numpy) and their paper-style tables.
 
 ``compute_metrics`` is the registry entry point (names in ``tables``' docstring);
-``mpii_format`` reads and writes the official MPII evaluation files; ``curves`` holds
-the FLIC accuracy curves of Li et al. eq. (7).
+``mpii_format`` scores official MPII predictions files (``jaxpose.formats.mpii`` reads and
+writes them); ``curves`` holds the FLIC accuracy curves of Li et al. eq. (7).
 """
 from jaxpose.evaluation.pck import (area_under_curve, correct_mask, pck_curve, pck_per_joint,
                                     pckh, torso_norm)

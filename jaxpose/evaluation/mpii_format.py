@@ -4,10 +4,9 @@
 ``gt_valid.mat`` or against a split's annotations (a ``GtValid`` built by the caller from
 ``sources.read_split``: this package may not import ``jaxpose.data``).
 
-The file layouts themselves (``preds`` .mat/.h5, ``gt_valid.mat``, ``GtValid``, ``SC_BIAS``)
-are defined once, in ``jaxpose.formats.mpii``, because the MPII reader needs them too; they
-are re-exported here so that scoring code and tools that write predictions beside scoring
-them (``evaluate.py --write_predictions``) import one module.
+The file layouts themselves (``preds`` .mat/.h5, ``gt_valid.mat``, ``GtValid``, ``SC_BIAS``,
+``FormatError``, the readers and writers) are defined once, in ``jaxpose.formats.mpii``,
+because the MPII reader needs them too; import them from there.
 """
 from __future__ import annotations
 
@@ -17,13 +16,9 @@ import numpy as np
 
 from jaxpose import skeleton as skel
 from jaxpose.evaluation.metrics import compute_metrics
-from jaxpose.formats.mpii import (NUM_JOINTS, OFFICIAL_JOINT_NAMES, SC_BIAS, FormatError,
-                                  GtValid, read_gt_valid, read_predictions, write_gt_valid,
-                                  write_predictions)
+from jaxpose.formats.mpii import FormatError, GtValid, read_gt_valid, read_predictions
 
-__all__ = ["DEFAULT_METRICS", "FormatError", "GtValid", "NUM_JOINTS", "OFFICIAL_JOINT_NAMES",
-           "SC_BIAS", "evaluate_files", "read_gt_valid", "read_predictions", "write_gt_valid",
-           "write_predictions"]
+__all__ = ["DEFAULT_METRICS", "evaluate_files"]
 
 # What the official MPII toolkit reports.
 DEFAULT_METRICS = ("pckh@0.5", "pckh@0.1", "auc")

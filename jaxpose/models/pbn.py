@@ -162,18 +162,14 @@ def check_grouping(name: str, grouping: Any, cfg: dict, fields: Sequence[str]) -
         f"before models.create, or set model.groups to explicit joint-index groups")
 
 
-def gather_groups(heatmaps: jax.Array, groups: Sequence[Sequence[int]]) -> list[jax.Array]:
-  """Split (…, K) heat maps into one (…, |g|) array per group, in each group's joint order."""
-  return [heatmaps[..., np.asarray(g, dtype=np.int32)] for g in groups]
-
-
 def scatter_groups(group_maps: Sequence[jax.Array], groups: Sequence[Sequence[int]],
                    num_joints: int) -> jax.Array:
-  """Inverse of ``gather_groups``: per-group (…, |g|) maps → (…, num_joints) in joint order.
+  """Per-group (…, |g|) maps, each in its group's joint order → (…, num_joints) in joint order.
 
   A joint predicted by several groups gets the average of its maps (overlapping groups, Tang & Wu
-  2019 §4.3: "we use their average as the final prediction"). ``scatter_groups(gather_groups(h, g),
-  g, K) == h`` for every valid grouping (exactly for disjoint groups).
+  2019 §4.3: "we use their average as the final prediction"). It inverts the split of (…, K) maps
+  by group, ``[h[..., g] for g in groups]``: the result is ``h`` again for every valid grouping
+  (exactly for disjoint groups).
   """
   groups = validate_groups(groups, num_joints)
   if len(group_maps) != len(groups):
@@ -303,5 +299,5 @@ class PBN(nn.Module):
 
 __all__: Sequence[str] = [
     "FUSIONS", "HEADS", "MPII_BODY_GROUPS", "MPII_OVERLAP_GROUPS", "MPII_STAT_GROUPS", "PBN",
-    "PartBranches", "check_grouping", "gather_groups", "scatter_groups", "validate_groups",
+    "PartBranches", "check_grouping", "scatter_groups", "validate_groups",
 ]

@@ -30,8 +30,8 @@ connected layers at the branch point to train regression head". Phase 1 builds t
 default) adds the branch. The phase-2 parameter tree is a strict superset of the phase-1 tree with
 the same names and shapes for the shared layers, so phase-1 parameters load unchanged. Every
 regression-branch parameter lives in a top-level collection whose name starts with
-``REGRESSION_PREFIX`` (``"reg_"``); ``regression_param_prefixes(module)`` lists them exactly and
-``regression_mask(params)`` gives the boolean pytree (True = regression branch) for optax masks.
+``REGRESSION_PREFIX`` (``"reg_"``: ``reg_fc1`` … ``reg_out``), and no other does, so phase 2
+trains the branch alone with ``train.trainable=("reg_",)`` (``training.optim``).
 
 Parameter names: ``conv1`` … ``convN`` (and ``bn1`` … with ``batch_norm=True``), ``fc1`` …
 (the classification head's hidden layers; ``fc1`` is the branch point), ``cls_out`` (K logits),
@@ -373,24 +373,8 @@ class VGG19(RegressorBase):
                  for f, n in zip(self.features, self.convs_per_stage) for j in range(n))
 
 
-def regression_param_prefixes(module: RegressorBase) -> tuple[str, ...]:
-  """The top-level parameter collections of ``module``'s regression branch (phase 2 of §3.3):
-  ``reg_fc1`` … ``reg_out``; empty when ``module.regression`` is off. Every other collection
-  (conv layers, ``fc*``, ``cls_out``) belongs to phase 1 and is what the trainer freezes."""
-  if not module.regression:
-    return ()
-  hidden = tuple(f"{REGRESSION_PREFIX}fc{i}" for i in range(1, module.regression_layers))
-  return hidden + (f"{REGRESSION_PREFIX}out",)
-
-
-def regression_mask(params: dict) -> dict:
-  """Boolean pytree like ``params``: True on the regression branch's leaves (top-level names
-  starting with ``REGRESSION_PREFIX``), for ``optax.masked`` / ``optax.multi_transform``."""
-  return {k: jax.tree.map(lambda _, r=k.startswith(REGRESSION_PREFIX): r, v) for k, v in params.items()}
-
-
 __all__: Sequence[str] = [
     "AlexNet", "Baseline1", "Baseline2", "ConvSpec", "REGRESSION_PREFIX",
     "RegressorBase", "VGG19", "conv_stack", "fc_heads", "local_response_norm", "max_pool",
-    "min_input_size", "output_size", "regression_mask", "regression_param_prefixes",
+    "min_input_size", "output_size",
 ]

@@ -108,7 +108,7 @@ def _plan(config, use_pmap: bool) -> _Plan:
   tx = optim.optimizer(t, lr)
   sync_bn = use_pmap and bool(t.get("sync_batch_norm", True))
   model = models.create(config.model, bn_axis_name=AXIS if sync_bn else None)
-  return _Plan(total, spe, lr, tx, model, optim.frozen_predicate(t))
+  return _Plan(total, spe, lr, tx, model, config_check.frozen_predicate(t))
 
 
 def _num_steps(config, steps_per_epoch: int) -> int:
@@ -211,7 +211,7 @@ def _init_from(config, state, chief: bool = True):
   merged = checkpoint.initialise_from(
       {"params": state.params, "batch_stats": state.batch_stats}, variables,
       os.path.join(workdir, "checkpoints", str(step)), f"init_from={config.init_from}",
-      is_frozen=optim.frozen_predicate(config.train),
+      is_frozen=config_check.frozen_predicate(config.train),
       say=(lambda line: print(line, flush=True)) if chief else None)
   return state.replace(**merged)
 

@@ -15,12 +15,12 @@ own layers the same way.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable
 
 import jax
 import optax
 
-from jaxpose.config_check import frozen_predicate  # noqa: F401  (the trainer reads it here)
+from jaxpose.config_check import frozen_predicate
 
 FROZEN, TRAINABLE = "frozen", "trainable"
 

@@ -7,7 +7,7 @@ and the BatchNorm statistics are averaged across devices (``lax.pmean``), so N d
 on N shards of a batch take the same step as one device on the whole batch (with
 synchronised BatchNorm, ``train.sync_batch_norm``, also the forward pass is the same).
 
-``frozen`` (``optim.frozen_predicate``: top-level parameter name -> frozen?) keeps those
+``frozen`` (``config_check.frozen_predicate``: top-level parameter name -> frozen?) keeps those
 parameters and their BatchNorm statistics bit-identical (the optimizer, built with the same
 predicate, already gives them zero updates; here they are also taken back from the old state, so
 not even ``p + 0`` touches them) and leaves their gradients out of ``grad_norm`` and the

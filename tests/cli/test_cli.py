@@ -106,17 +106,17 @@ def test_evaluate_an_official_predictions_file(tmp_path, cache_dir):
   """evaluate.py --predictions (official MPII layout) against an official gt_valid.mat."""
   import numpy as np
 
-  from jaxpose.evaluation import mpii_format
+  from jaxpose.formats import mpii as official
 
   rng = np.random.default_rng(0)
   gt = rng.uniform(50, 400, size=(6, 16, 2))
   valid = np.ones((6, 16))
   valid[0, 3] = 0
   boxes = np.stack([gt[:, 9] - 20, gt[:, 9] + 20], axis=1)  # (N, corner, xy)
-  gt_path = mpii_format.write_gt_valid(str(tmp_path / "gt_valid.mat"), gt, valid, boxes)
+  gt_path = official.write_gt_valid(str(tmp_path / "gt_valid.mat"), gt, valid, boxes)
   preds = gt.copy()
   preds[1, 0] += 100.0                                        # one wrong ankle
-  pred_path = mpii_format.write_predictions(str(tmp_path / "preds.mat"), preds)
+  pred_path = official.write_predictions(str(tmp_path / "preds.mat"), preds)
   out_path = str(tmp_path / "eval.json")
   out = run_cli(["evaluate.py", f"--predictions={pred_path}", f"--gt={gt_path}", "--dataset=mpii",
               "--split=valid", f"--output={out_path}"], cache_dir).output

@@ -26,6 +26,15 @@ def _lsp_pose():
   return j
 
 
+def _denormalise(n, center, size):
+  """DeepPose §3's ``N⁻¹(n; b) = b_c + n·(b_w, b_h)``, sizes by ``normalise``'s shape rule: a
+  size with fewer axes than ``center`` is a square side aligned with its leading axes."""
+  c, s = np.asarray(center), np.asarray(size)
+  if s.ndim < c.ndim:
+    s = s.reshape(s.shape + (1,) * (c.ndim - s.ndim))
+  return c + np.asarray(n) * s
+
+
 # ---------------------------------------------------------------------------- normalisation
 
 def test_normalise_hand_value_and_round_trip():
@@ -37,13 +46,13 @@ def test_normalise_hand_value_and_round_trip():
   for size in (37.5, rng.uniform(10, 90, (3,)), rng.uniform(10, 90, (3, 14)),
                rng.uniform(10, 90, (3, 14, 2))):
     n = dp.normalise(y, c, size)
-    np.testing.assert_allclose(dp.denormalise(n, c, size), y, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(_denormalise(n, c, size), y, rtol=0, atol=1e-10)
     nj = jax.jit(dp.normalise)(y.astype(np.float32), c.astype(np.float32),
                                np.asarray(size, np.float32))
     assert isinstance(nj, jax.Array)
     np.testing.assert_allclose(np.asarray(nj), n, rtol=1e-5, atol=1e-5)
-    back = jax.jit(dp.denormalise)(nj, c.astype(np.float32), np.asarray(size, np.float32))
-    np.testing.assert_allclose(np.asarray(back), y, rtol=0, atol=1e-3)
+    back = _denormalise(np.asarray(nj), c.astype(np.float32), np.asarray(size, np.float32))
+    np.testing.assert_allclose(back, y, rtol=0, atol=1e-3)
   # (B,) sides are aligned with the leading axis: person b's side for all its joints.
   sides = np.array([10.0, 20.0, 40.0])
   np.testing.assert_allclose(dp.normalise(y, c, sides), (y - c) / sides[:, None, None])
@@ -56,8 +65,12 @@ def test_normalised_crop_coords_are_deeppose_normalisation():
   c = rng.uniform(0, 300, (2, 14, 2))
   side = rng.uniform(20, 80, (2,))
   S = 64
-  p = geometry.apply_affine(y, dp.box_affine(c, side, S))
-  np.testing.assert_allclose((p + 0.5) / S, dp.patch_targets(y, c, side), atol=1e-10)
+  p = geometry.apply_affine(y, np.linalg.inv(dp.box_affine_inverse(c, side, S)))
+  np.testing.assert_allclose((p + 0.5) / S, dp.normalise(y, c, side) + 0.5, atol=1e-10)
+  # and back: the patch pixel of N(y; b) + 0.5 goes through the patch affine to y
+  pix = (dp.normalise(y, c, side) + 0.5) * S - 0.5
+  np.testing.assert_allclose(geometry.apply_affine(pix, dp.box_affine_inverse(c, side, S)), y,
+                             rtol=0, atol=1e-10)
 
 
 # ----------------------------------------------------------------------------- torso, boxes
@@ -115,7 +128,7 @@ def test_stage_boxes_from_a_known_pose():
 
 # --------------------------------------------------------------------------------- affines
 
-def test_box_affine_is_the_library_crop_matrix():
+def test_box_affine_inverse_is_the_library_crop_matrix():
   rng = np.random.default_rng(2)
   S, pad = 96, 1.25
   for _ in range(5):
@@ -123,19 +136,21 @@ def test_box_affine_is_the_library_crop_matrix():
     side = np.float32(rng.uniform(30, 400))
     scale = np.float32(side / (200.0 * pad))
     ref = geometry.crop_matrix(center, scale, S, scale_pad=pad)
-    m = dp.box_affine(center.astype(np.float64), np.float64(side), S)
-    np.testing.assert_allclose(m, ref, rtol=1e-6, atol=2e-4)
     inv = dp.box_affine_inverse(center.astype(np.float64), np.float64(side), S)
-    np.testing.assert_allclose(inv @ m, np.eye(3), atol=1e-9)
     np.testing.assert_allclose(inv, geometry.invert(ref), rtol=1e-5, atol=1e-3)
-  # Box centre → crop centre; box edges → the crop's outer edges (−0.5 and S − 0.5).
-  m = dp.box_affine(np.array([10.0, 20.0]), 8.0, 4)
-  pts = geometry.apply_affine(np.array([[10.0, 20.0], [6.0, 16.0], [14.0, 24.0]]), m)
-  np.testing.assert_array_equal(pts, [[1.5, 1.5], [-0.5, -0.5], [3.5, 3.5]])
-  mj = jax.jit(dp.box_affine, static_argnums=2)(np.zeros((2, 3, 2), np.float32),
-                                               np.array([4.0, 8.0], np.float32), 4)
+    np.testing.assert_allclose(np.linalg.inv(inv), ref, rtol=1e-6, atol=2e-4)
+  # Box centre → crop centre; box edges → the crop's outer edges (−0.5 and S − 0.5), both ways.
+  inv = dp.box_affine_inverse(np.array([10.0, 20.0]), 8.0, 4)
+  image = np.array([[10.0, 20.0], [6.0, 16.0], [14.0, 24.0]])
+  patch = np.array([[1.5, 1.5], [-0.5, -0.5], [3.5, 3.5]])
+  np.testing.assert_array_equal(geometry.apply_affine(patch, inv), image)
+  np.testing.assert_allclose(geometry.apply_affine(image, np.linalg.inv(inv)), patch,
+                             rtol=0, atol=1e-12)
+  mj = jax.jit(dp.box_affine_inverse, static_argnums=2)(np.zeros((2, 3, 2), np.float32),
+                                                       np.array([4.0, 8.0], np.float32), 4)
   assert mj.shape == (2, 3, 3, 3)
-  np.testing.assert_allclose(np.asarray(mj), dp.box_affine(np.zeros((2, 3, 2)), [4.0, 8.0], 4))
+  np.testing.assert_allclose(np.asarray(mj),
+                             dp.box_affine_inverse(np.zeros((2, 3, 2)), [4.0, 8.0], 4))
 
 
 # --------------------------------------------------------------------------------- patches
@@ -194,10 +209,10 @@ def test_refine_displacement_to_image_exact_hand_case():
   sides = np.array([8.0], np.float32)
   want = np.array([[[12.0, 18.0], [-3.0, 8.0]]], np.float32)
   np.testing.assert_array_equal(dp.refine(prev, out, prev, sides, S), want)
-  # the already-selected (B, K, 2) form, and denormalise of the displacement agree
+  # the already-selected (B, K, 2) form, and N⁻¹ of the displacement agree
   psi = out[:, [0, 1], [0, 1]]
   np.testing.assert_array_equal(dp.refine(prev, psi, prev, sides, S), want)
-  np.testing.assert_array_equal(dp.denormalise(psi - 0.5, prev, sides), want)
+  np.testing.assert_array_equal(_denormalise(psi - 0.5, prev, sides), want)
   # boxes centred away from y^(s−1): the displacement is added to y^(s−1) (DeepPose's update)
   shifted = prev + np.float32(4.0)
   np.testing.assert_array_equal(dp.refine(prev, out, shifted, sides, S), want)

@@ -49,7 +49,8 @@ def test_patch_around_the_previous_estimate(setup):
     joint_crop = ex["coords"][i] * S - 0.5
     np.testing.assert_allclose(joint_crop, (S - 1) / 2 - 3.0 * S / side, atol=1e-3)
     # and it is the library's crop of that box
-    m = dp.box_affine(table["prev"][list(table["index"]).index(r["index"]), i], side, S)
+    m = np.linalg.inv(dp.box_affine_inverse(
+        table["prev"][list(table["index"]).index(r["index"]), i], side, S))
     np.testing.assert_allclose(joint_crop, m[:2, :2] @ r["joints"][i, :2] + m[:2, 2], atol=1e-3)
 
 

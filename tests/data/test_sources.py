@@ -325,7 +325,10 @@ def test_buffy_sticks_to_upper_body_joints(tmp_path):
   np.testing.assert_allclose(j["l_elbow"], [134.5, 111])
   np.testing.assert_allclose(j["l_wrist"], [140, 150])
   assert r.norm == pytest.approx(np.hypot(2, 100))
-  sticks = buffy.read_sticks("test", str(tmp_path))
+  # the sticks PCP is scored on: the parse the reader uses, keyed by the record's name, 0-based
+  sticks = {buffy.image_name(2, frame): s
+            for frame, s in buffy.parse_sticks(buffy.sticks_path(str(tmp_path), 2))}
+  assert list(sticks) == [r.name, test[1].name]
   np.testing.assert_allclose(sticks[r.name], np.reshape(_STICKS, (6, 2, 2)) - 1)
 
 

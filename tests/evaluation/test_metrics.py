@@ -11,6 +11,7 @@ import scipy.io
 from jaxpose import skeleton as skel
 from jaxpose.evaluation import compute_metrics, flic_curves, format_table, plot_curves
 from jaxpose.evaluation import mpii_format
+from jaxpose.formats import mpii as mpii_files
 from jaxpose.evaluation.pcp import pcp_mask
 
 MPII = skel.MPII
@@ -469,7 +470,7 @@ def test_known_names_and_requirements():
 @pytest.mark.parametrize("ext", [".mat", ".h5"])
 def test_mpii_predictions_round_trip_with_one_based_offset(tmp_path, ext):
   preds = np.random.default_rng(1).uniform(-5, 500, (7, 16, 2))
-  path = mpii_format.write_predictions(str(tmp_path / f"preds{ext}"), preds)
+  path = mpii_files.write_predictions(str(tmp_path / f"preds{ext}"), preds)
   if ext == ".mat":
     raw = scipy.io.loadmat(path)["preds"]
   else:
@@ -477,18 +478,18 @@ def test_mpii_predictions_round_trip_with_one_based_offset(tmp_path, ext):
       raw = f["preds"][()]
   assert raw.shape == (7, 16, 2)
   np.testing.assert_allclose(raw, preds + 1.0)
-  np.testing.assert_allclose(mpii_format.read_predictions(path), preds)
+  np.testing.assert_allclose(mpii_files.read_predictions(path), preds)
 
 
 def test_mpii_gt_valid_read_write_and_official_evaluation(tmp_path):
   gt, pred, valid, headboxes, norm = _random_mpii(11, n=40)
-  path = mpii_format.write_gt_valid(str(tmp_path / "gt_valid.mat"), gt, valid, headboxes)
+  path = mpii_files.write_gt_valid(str(tmp_path / "gt_valid.mat"), gt, valid, headboxes)
   raw = scipy.io.loadmat(path)
   assert raw["pos_gt_src"].shape == (16, 2, 40)
   np.testing.assert_allclose(raw["pos_gt_src"][:, :, 3], gt[3] + 1.0)
   np.testing.assert_allclose(raw["headboxes_src"][:, :, 3], headboxes[3] + 1.0)
   np.testing.assert_array_equal(raw["jnt_missing"], 1 - valid.T)
-  read = mpii_format.read_gt_valid(path)
+  read = mpii_files.read_gt_valid(path)
   np.testing.assert_allclose(read.gt, gt)
   np.testing.assert_array_equal(read.valid, valid)
   np.testing.assert_allclose(read.headboxes, headboxes)
@@ -497,8 +498,8 @@ def test_mpii_gt_valid_read_write_and_official_evaluation(tmp_path):
   alt = str(tmp_path / "alt.mat")
   scipy.io.savemat(alt, {"pos_gt_src": raw["pos_gt_src"].transpose(1, 0, 2),
                          "jnt_missing": raw["jnt_missing"], "headboxes_src": raw["headboxes_src"]})
-  np.testing.assert_allclose(mpii_format.read_gt_valid(alt).gt, gt)
-  pred_path = mpii_format.write_predictions(str(tmp_path / "pred.mat"), pred)
+  np.testing.assert_allclose(mpii_files.read_gt_valid(alt).gt, gt)
+  pred_path = mpii_files.write_predictions(str(tmp_path / "pred.mat"), pred)
   official, row, _, _ = _official_pckh(pred.transpose(1, 2, 0) + 1, raw["pos_gt_src"],
                                        raw["jnt_missing"], raw["headboxes_src"], 0.5)
   out = mpii_format.evaluate_files(pred_path, path)
@@ -509,14 +510,14 @@ def test_mpii_gt_valid_read_write_and_official_evaluation(tmp_path):
 
 def test_mpii_format_errors(tmp_path):
   with pytest.raises(ValueError, match="unknown prediction file type"):
-    mpii_format.write_predictions(str(tmp_path / "p.txt"), np.zeros((1, 16, 2)))
+    mpii_files.write_predictions(str(tmp_path / "p.txt"), np.zeros((1, 16, 2)))
   bad = str(tmp_path / "bad.mat")
   scipy.io.savemat(bad, {"preds": np.zeros((3, 14, 2))})
-  with pytest.raises(mpii_format.FormatError, match="bad.mat.*'preds'"):
-    mpii_format.read_predictions(bad)
+  with pytest.raises(mpii_files.FormatError, match="bad.mat.*'preds'"):
+    mpii_files.read_predictions(bad)
   scipy.io.savemat(bad, {"pos_gt_src": np.zeros((16, 2, 3))})
-  with pytest.raises(mpii_format.FormatError, match="jnt_missing"):
-    mpii_format.read_gt_valid(bad)
+  with pytest.raises(mpii_files.FormatError, match="jnt_missing"):
+    mpii_files.read_gt_valid(bad)
 
 
 def test_small_values_keep_three_decimals():

@@ -5,12 +5,14 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
+from jaxpose import config_check
 from jaxpose.models.regressors import (REGRESSION_PREFIX, AlexNet, Baseline1, Baseline2, VGG19,
-                                       local_response_norm, max_pool, regression_mask,
-                                       regression_param_prefixes)
+                                       local_response_norm, max_pool)
+from jaxpose.training import optim
 
 
 def _count(tree):
@@ -165,25 +167,34 @@ def test_phase1_tree_is_a_subtree_of_phase2(arch):
   for name, shapes in phase1.items():
     assert phase2[name] == shapes, name
   extra = set(phase2) - set(phase1)
-  assert extra == set(regression_param_prefixes(model)) == {"reg_fc1", "reg_fc2", "reg_out"}
-  assert all(name.startswith(REGRESSION_PREFIX) for name in extra)
-  assert not any(name.startswith(REGRESSION_PREFIX) for name in phase1)
-  assert regression_param_prefixes(model.clone(regression=False)) == ()
+  assert extra == _regression_names(phase2) == {"reg_fc1", "reg_fc2", "reg_out"}
+  assert not _regression_names(phase1)  # regression=False: no reg_* collection
 
 
-def test_regression_prefixes_and_mask():
+def _regression_names(params):
+  """The top-level parameter names of the regression branch: those with ``REGRESSION_PREFIX``."""
+  return {name for name in params if name.startswith(REGRESSION_PREFIX)}
+
+
+def test_regression_branch_names_and_phase2_freezing():
   model = Baseline2(num_joints=3, width_mult=0.25, fc_features=(16, 8), regression_layers=2)
   params = _abstract(model, 48)["params"]
-  names = regression_param_prefixes(model)
-  assert names == ("reg_fc1", "reg_out")
-  assert set(params) - set(_abstract(model.clone(regression=False), 48)["params"]) == set(names)
-  mask = regression_mask(params)
-  assert jax.tree.structure(mask) == jax.tree.structure(params)
-  for name, sub in mask.items():
-    assert set(jax.tree.leaves(sub)) == {name in names}
+  names = _regression_names(params)
+  assert names == {"reg_fc1", "reg_out"}
+  assert set(params) - set(_abstract(model.clone(regression=False), 48)["params"]) == names
+  # Phase 2 (§3.3) as the trainer freezes it: train.trainable=("reg_",) trains exactly the branch,
+  # leaf by leaf in the labels optax.multi_transform gets.
+  is_frozen = config_check.frozen_predicate(
+      ml_collections.ConfigDict({"frozen": (), "trainable": (REGRESSION_PREFIX,)}))
+  assert {name for name in params if not is_frozen(name)} == names
+  labels = optim.frozen_labels(is_frozen)(params)
+  assert jax.tree.structure(labels) == jax.tree.structure(params)
+  for name, sub in labels.items():
+    assert set(jax.tree.leaves(sub)) == {optim.TRAINABLE if name in names else optim.FROZEN}
   # a one-layer branch is the 2K output layer on fc1 alone
-  assert regression_param_prefixes(model.clone(regression_layers=1)) == ("reg_out",)
-  assert _abstract(model.clone(regression_layers=1), 48)["params"]["reg_out"]["kernel"].shape == (16, 6)
+  one = _abstract(model.clone(regression_layers=1), 48)["params"]
+  assert _regression_names(one) == {"reg_out"}
+  assert one["reg_out"]["kernel"].shape == (16, 6)
 
 
 # ---- dropout ----

@@ -67,7 +67,7 @@ def _one_step(c):
   size = int(c.data.image_size)
   state = state_lib.create(model, tx, jax.random.PRNGKey(0), (1, size, size, 3))
   step = jax.jit(make_train_step(model, tx, families.get(c),
-                                 frozen=optim.frozen_predicate(c.train)))
+                                 frozen=config_check.frozen_predicate(c.train)))
   new, metrics = step(state, _batch(c))
   return state, new, jax.device_get(metrics)
 
@@ -115,12 +115,13 @@ def test_phase_two_step_moves_only_the_regression_branch(model):
 
 
 def test_frozen_prefixes_and_trainable_prefixes():
-  f = optim.frozen_predicate(ml_collections.ConfigDict({"frozen": ("conv", "bn"), "trainable": ()}))
+  def predicate(**train):
+    return config_check.frozen_predicate(ml_collections.ConfigDict(train))
+  f = predicate(frozen=("conv", "bn"), trainable=())
   assert f("conv1") and f("bn3") and not f("fc1") and not f("reg_fc1")
-  f = optim.frozen_predicate(ml_collections.ConfigDict({"frozen": ("fc2",),
-                                                        "trainable": ("reg_", "fc")}))
+  f = predicate(frozen=("fc2",), trainable=("reg_", "fc"))
   assert f("conv1") and f("fc2") and not f("fc1") and not f("reg_out")
-  assert optim.frozen_predicate(ml_collections.ConfigDict({"frozen": (), "trainable": ()})) is None
+  assert predicate(frozen=(), trainable=()) is None
 
 
 @pytest.mark.parametrize("key,value,match", [

@@ -34,7 +34,7 @@ matching the person-centric MPII/FLIC convention (left joints at larger x).
 Every joint is annotated and visible (the format has no flags). ``center``/``scale``
 come from the box of all 12 stick ends (``common.box_center_scale``); ``norm`` is the
 torso stick's length. The sticks themselves, which PCP on Buffy is scored on, come from
-``read_sticks``.
+``parse_sticks`` (per episode file; ``image_name(episode, frame)`` is the record's name).
 """
 from __future__ import annotations
 
@@ -157,11 +157,3 @@ def read(split: str, root: str, on_error: str = "raise",
       sink.add(i, name, lambda s=sticks, n=name: _record(s, os.path.join(root, "images", n)))
       i += 1
   return sink.done(split)
-
-
-def read_sticks(split: str, root: str) -> dict[str, np.ndarray]:
-  """Record name → (6, 2, 2) GT sticks (0-based, ``STICKS`` order) of ``split``, for PCP."""
-  if split not in SPLITS:
-    raise DataError(f"buffy: no split {split!r}; splits are {tuple(SPLITS)}")
-  return {image_name(e, frame): s for e in SPLITS[split]
-          for frame, s in parse_sticks(sticks_path(root, e))}

@@ -15,7 +15,7 @@ Datasets (``DATASETS`` in ``jaxpose.data.sources`` names them; ``read`` reads th
 * ``buffy_upper_body``, ``flic_upper_body`` (roots ``$JAXPOSE_DATA/buffy`` and ``/flic``): the
   fine-tuning sets of §4.2 (``init_from`` a union run); ``train`` with the §4.1 crops, ``test``
   with the §4.3 / §4.4 boxes. Names and indices are the source's own, so side files keyed by
-  them (``buffy.read_sticks``, ``flic.torso_boxes``) still match.
+  them (Buffy's sticks by ``buffy.image_name``, ``flic.torso_boxes``) still match.
 
 Joints (§4.1: "the nearest end of stick or average of nearest ends as the joint point … we use
 the middle point [of the head stick] as the nose"). Every source record is read by its own
