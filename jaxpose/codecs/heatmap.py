@@ -136,6 +136,19 @@ def blur_matrix(size: int, sigma: float):
   return m.astype(np.float32)
 
 
+def _separable(maps, my, mx):
+  """``my @ maps @ mxᵀ`` on the (h, w) axes of (..., h, w, K) float32 maps (numpy or jax): a
+  separable linear filter, one (h, h) and one (w, w) matrix."""
+  xp = _xp(maps)
+  if xp is np:
+    kw = {"optimize": True}
+  else:  # exact float32 products also on accelerators that default to reduced precision
+    import jax
+    kw = {"precision": jax.lax.Precision.HIGHEST}
+  out = xp.einsum("yi,...ixk->...yxk", my, maps, **kw)
+  return xp.einsum("xj,...yjk->...yxk", mx, out, **kw)
+
+
 def decode_dark(heatmaps, sigma: float = 1.0):
   """Argmax decoding with DARK's sub-pixel step (Zhang et al., "Distribution-Aware Coordinate
   Representation for Human Pose Estimation", CVPR 2020, §3.1–3.2, eq. 3–9).
@@ -160,14 +173,7 @@ def decode_dark(heatmaps, sigma: float = 1.0):
   hm = xp.asarray(heatmaps, dtype=xp.float32)
   coords, maxvals = decode(hm)
   *lead, h, w, k = hm.shape
-  by, bx = blur_matrix(h, sigma), blur_matrix(w, sigma)
-  if xp is np:
-    kw = {"optimize": True}
-  else:  # exact float32 products also on accelerators that default to reduced precision
-    import jax
-    kw = {"precision": jax.lax.Precision.HIGHEST}
-  blurred = xp.einsum("yi,...ixk->...yxk", by, hm, **kw)
-  blurred = xp.einsum("xj,...yjk->...yxk", bx, blurred, **kw)
+  blurred = _separable(hm, blur_matrix(h, sigma), blur_matrix(w, sigma))
   flat = xp.moveaxis(blurred.reshape(*lead, h * w, k), -1, -2)  # (..., K, h*w)
   q = xp.round(coords).astype(xp.int32)  # the integer argmax (the quarter shift rounds away)
   px, py = q[..., 0], q[..., 1]
@@ -300,14 +306,7 @@ def from_scale(heatmaps, scale: float):
   h, w = hm.shape[-3], hm.shape[-2]
   my, in_y = scale_matrix(h, scale)
   mx, in_x = scale_matrix(w, scale)
-  if xp is np:
-    kw = {"optimize": True}
-  else:  # exact float32 products also on accelerators that default to reduced precision
-    import jax
-    kw = {"precision": jax.lax.Precision.HIGHEST}
-  out = xp.einsum("yi,...ixk->...yxk", my, hm, **kw)
-  out = xp.einsum("xj,...yjk->...yxk", mx, out, **kw)
-  return out, np.outer(in_y, in_x)
+  return _separable(hm, my, mx), np.outer(in_y, in_x)
 
 
 def merge_scales(heatmaps_per_scale, scales):

@@ -43,10 +43,10 @@ class Predictor:
                scales: Optional[tuple] = None, subpixel: Optional[str] = None):
     own = heatmap_codec.check_scales(config.eval.scales)
     self.scales = own if scales is None else heatmap_codec.check_scales(scales)
-    changes = {"scales": self.scales, "subpixel": subpixel or config.eval.subpixel}
-    if any(config.eval[k] != v for k, v in changes.items()):
+    if self.scales != own or (subpixel and subpixel != config.eval.subpixel):
       config = config.copy_and_resolve_references()
-      config.eval.update(changes)
+      config.eval.scales = self.scales
+      config.eval.subpixel = subpixel or config.eval.subpixel
     self.config = config
     self.flip = bool(flip)
     self.family = fam = families.get(config)
