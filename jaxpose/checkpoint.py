@@ -365,8 +365,9 @@ def save_config(workdir: str, config) -> None:
 # Keys that a stored config may lack, with the value that means what the versions without the
 # key did: configs/default.py's value (tests/checkpoint/test_config_upgrade.py checks that the
 # two agree), except where a new default changed the behaviour (``NEW_DEFAULTS``: the older runs
-# keep what they did, and the figures measured with them). A fresh config has them all: every recipe builds on configs/default.py. Not here:
-# ``model.*`` (a network's constructor fields, absent = the field's default, e.g. layer_forms).
+# keep what they did, and the figures measured with them). A fresh config has them all: every
+# recipe builds on configs/default.py. Not here: ``model.*`` (a network's constructor fields,
+# absent = the field's default, e.g. layer_forms).
 ADDED_KEYS = {
     "data.scale_pad": 1.25,        # the crop side = 1.25 × the person box
     "data.limit": 0,               # every record of a split

@@ -2,8 +2,8 @@
 
 Outputs (DESIGN.md): ``heatmaps``, a tuple of (B, h, w, K) maps, one per stack or stage, last =
 final; MSN adds ``pyramid``. Prediction decodes the final maps by argmax with a sub-pixel step
-(``eval.subpixel``: DARK's Taylor step, or the quarter-pixel shift; ``codecs.heatmap``); the flip test averages the maps with the mirrored, left/right-swapped
-maps of the flipped crop; the multi-scale test resamples every scale's maps into the scale-1
+(``eval.subpixel``: DARK's Taylor step, or the quarter-pixel shift; ``codecs.heatmap``); the
+flip test averages the maps with the mirrored, left/right-swapped maps of the flipped crop; the multi-scale test resamples every scale's maps into the scale-1
 frame and averages them there (``codecs.heatmap.merge_scales``).
 """
 from __future__ import annotations

@@ -142,6 +142,14 @@ def test_dark_hand_case_blur_and_jit():
   np.testing.assert_array_equal(np.asarray(m_j), m_n)
   with pytest.raises(ValueError, match="unknown sub-pixel step 'taylor'; known: quarter, dark"):
     heatmap.HeatmapCodec(S, H, subpixel="taylor")
+  from conftest import tiny_config
+  from jaxpose import families
+  from jaxpose.errors import ConfigError
+  c = tiny_config()
+  c.eval.subpixel = "taylor"  # the config key, named as the user wrote it
+  with pytest.raises(ConfigError, match="eval.subpixel='taylor' is not a sub-pixel step; "
+                                        "known: quarter, dark"):
+    families.get(c)
 
 
 def test_flip_back_matches_flipped_targets():
