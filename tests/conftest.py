@@ -13,23 +13,26 @@ def _share_compilations():
   CPU time (``benchmarks/suite_profile.py``). Entries are keyed by the program, the compile
   options, the XLA flags and the jax version, so nothing but compile time is shared.
 
-  The folder is kept between sessions — ``~/.cache/jaxpose/test_xla`` (under ``JAXPOSE_CACHE``
-  when set), trimmed to its newest 512 MiB once it passes 1 GiB — so a second run compiles only
-  what changed (the fast tier: 96 s against 145 s cold). ``JAXPOSE_TEST_XLA_CACHE=DIR`` uses DIR
-  instead; ``JAXPOSE_TEST_XLA_CACHE=fresh`` a private folder removed at exit, every program
-  compiled as on a fresh clone (``.ci/run`` does this). The user's own JAX cache is never
-  touched."""
+  The folder is kept between sessions — ``~/.cache/jaxpose/test_xla``, under ``JAXPOSE_CACHE``
+  when that is set, its entries trimmed to the most recently used 512 MiB once they pass 1 GiB —
+  so a later run compiles only what changed (figures: docs/benchmarks.md, "The test suite").
+  ``JAXPOSE_TEST_XLA_CACHE=DIR`` uses DIR instead; ``JAXPOSE_TEST_XLA_CACHE=fresh`` a private
+  folder removed at exit, every program compiled as on a fresh clone (``.ci/run`` does this).
+  Deleting the folder resets it. The user's own JAX cache is never touched."""
   import atexit
   import shutil
   import tempfile
   path = os.environ.get("JAXPOSE_TEST_XLA_CACHE", "")
+  kept = not path
   if path == "fresh":
     path = tempfile.mkdtemp(prefix="jaxpose_xla_cache_")
     atexit.register(shutil.rmtree, path, ignore_errors=True)
-  elif not path:
+  elif kept:
     root = os.environ.get("JAXPOSE_CACHE") or os.path.join("~", ".cache", "jaxpose")
-    path = os.path.join(os.path.expanduser(root), "test_xla")
-    os.makedirs(path, exist_ok=True)
+    path = os.path.join(root, "test_xla")
+  path = os.path.abspath(os.path.expanduser(path))  # the same folder from any working directory
+  os.makedirs(path, exist_ok=True)
+  if kept:
     _trim(path, high=1 << 30, low=1 << 29)
   os.environ["JAXPOSE_TEST_XLA_CACHE"] = path  # the workers and the commands they start
   settings = {"jax_compilation_cache_dir": path,
@@ -46,14 +49,16 @@ def _share_compilations():
 
 
 def _trim(path: str, high: int, low: int) -> None:
-  """Once the files in ``path`` pass ``high`` bytes, removes the oldest (by modification time)
-  until they are under ``low``; a file another process removes first is skipped."""
+  """Once jax's entries in ``path`` (``*-cache`` files) pass ``high`` bytes, removes the least
+  recently used (the later of access and modification time; other files, such as the lock of
+  ``one_distributed_job``, stay) until they are under ``low``. A file another process removes
+  first is skipped."""
   entries = []
   for e in os.scandir(path):
     try:
-      if e.is_file():
+      if e.name.endswith("-cache") and e.is_file():
         st = e.stat()
-        entries.append((st.st_mtime, st.st_size, e.path))
+        entries.append((max(st.st_atime, st.st_mtime), st.st_size, e.path))
     except FileNotFoundError:
       continue
   total = sum(size for _, size, _ in entries)

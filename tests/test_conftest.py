@@ -1,20 +1,48 @@
-"""The suite's own helpers (tests/conftest.py): the kept XLA cache is trimmed oldest first."""
+"""The suite's own helpers (tests/conftest.py): where the compilation cache lives, and its trim."""
 import os
+import subprocess
+import sys
 
 import conftest
+from conftest import TESTS
+
+# what a process that loads the suite's conftest uses as its compilation cache
+# (jax reads JAX_COMPILATION_CACHE_DIR when it is imported)
+SHOW = ("import conftest, os; print(os.environ['JAXPOSE_TEST_XLA_CACHE']); "
+        "print(os.environ['JAX_COMPILATION_CACHE_DIR'])")
 
 
-def test_the_kept_compilation_cache_is_trimmed_oldest_first(tmp_path):
-  for i in range(6):  # 6 files of 100 bytes, file 0 the oldest
-    p = tmp_path / f"entry{i}"
+def _show(cwd, **extra):
+  env = {k: v for k, v in os.environ.items()
+         if k not in ("JAXPOSE_TEST_XLA_CACHE", "JAXPOSE_CACHE") and not k.startswith("JAX_")}
+  env.update(extra, PYTHONPATH=TESTS)
+  p = subprocess.run([sys.executable, "-c", SHOW], cwd=cwd, env=env, capture_output=True,
+                     text=True, timeout=120)
+  assert p.returncode == 0, p.stderr[-2000:]
+  exported, used = p.stdout.split()
+  assert exported == used  # the variable the workers inherit is the folder jax uses
+  return used
+
+
+def test_the_compilation_cache_folder(tmp_path):
+  kept = _show(str(tmp_path), JAXPOSE_CACHE=str(tmp_path / "cache"))
+  assert kept == str(tmp_path / "cache" / "test_xla") and os.path.isdir(kept)  # kept after exit
+  named = _show(str(tmp_path), JAXPOSE_TEST_XLA_CACHE="mine")  # relative: made absolute
+  assert named == str(tmp_path / "mine") and os.path.isdir(named)
+  fresh = _show(str(tmp_path), JAXPOSE_TEST_XLA_CACHE="fresh")
+  assert fresh not in (kept, named) and not os.path.exists(fresh)  # removed at exit
+
+
+def test_the_kept_compilation_cache_is_trimmed_least_recently_used_first(tmp_path):
+  for i in range(6):  # 6 entries of 100 bytes, entry 0 the least recently used
+    p = tmp_path / f"jit_f-{i}-cache"
     p.write_bytes(b"x" * 100)
     os.utime(p, (1000 + i, 1000 + i))
+  (tmp_path / "distributed.lock").write_bytes(b"x" * 100)  # not an entry: never removed
+  os.utime(tmp_path / "distributed.lock", (1, 1))
   conftest._trim(str(tmp_path), high=600, low=300)  # not over the high mark: nothing goes
-  assert len(os.listdir(tmp_path)) == 6
+  assert len(os.listdir(tmp_path)) == 7
+  os.utime(tmp_path / "jit_f-0-cache", (2000, 1000))  # read recently: kept
   conftest._trim(str(tmp_path), high=500, low=300)
-  assert sorted(os.listdir(tmp_path)) == ["entry3", "entry4", "entry5"]
-
-
-def test_the_session_uses_one_cache_folder_for_every_process():
-  path = os.environ["JAXPOSE_TEST_XLA_CACHE"]
-  assert os.path.isdir(path) and os.environ["JAX_COMPILATION_CACHE_DIR"] == path
+  assert sorted(os.listdir(tmp_path)) == ["distributed.lock", "jit_f-0-cache", "jit_f-4-cache",
+                                          "jit_f-5-cache"]
