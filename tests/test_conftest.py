@@ -1,10 +1,8 @@
 """The suite's own helpers (tests/conftest.py): where the compilation cache lives, and its trim."""
 import os
-import subprocess
-import sys
 
 import conftest
-from conftest import TESTS
+from conftest import TESTS, run_cli
 
 # what a process that loads the suite's conftest uses as its compilation cache
 # (jax reads JAX_COMPILATION_CACHE_DIR when it is imported)
@@ -13,19 +11,16 @@ SHOW = ("import conftest, os; print(os.environ['JAXPOSE_TEST_XLA_CACHE']); "
 
 
 def _show(cwd, **extra):
-  env = {k: v for k, v in os.environ.items()
-         if k not in ("JAXPOSE_TEST_XLA_CACHE", "JAXPOSE_CACHE") and not k.startswith("JAX_")}
-  env.update(extra, PYTHONPATH=TESTS)
-  p = subprocess.run([sys.executable, "-c", SHOW], cwd=cwd, env=env, capture_output=True,
-                     text=True, timeout=120)
-  assert p.returncode == 0, p.stderr[-2000:]
+  """The folder a process started by ``run_cli`` in ``cwd`` with ``extra`` in its environment
+  uses (``JAXPOSE_TEST_XLA_CACHE=""``: as if unset)."""
+  p = run_cli(["-c", SHOW], cwd=cwd, PYTHONPATH=TESTS, **extra)
   exported, used = p.stdout.split()
   assert exported == used  # the variable the workers inherit is the folder jax uses
   return used
 
 
 def test_the_compilation_cache_folder(tmp_path):
-  kept = _show(str(tmp_path), JAXPOSE_CACHE=str(tmp_path / "cache"))
+  kept = _show(str(tmp_path), JAXPOSE_TEST_XLA_CACHE="", JAXPOSE_CACHE=str(tmp_path / "cache"))
   assert kept == str(tmp_path / "cache" / "test_xla") and os.path.isdir(kept)  # kept after exit
   named = _show(str(tmp_path), JAXPOSE_TEST_XLA_CACHE="mine")  # relative: made absolute
   assert named == str(tmp_path / "mine") and os.path.isdir(named)
